@@ -1,0 +1,93 @@
+// Package fsutil holds the file primitives every instance write goes
+// through: atomic replacement and cross-process locks.
+package fsutil
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// WriteFileAtomic replaces path with data so that a reader sees either the
+// old file or the new one, never a mix, and a crash leaves one of the two.
+// The temp file is created in the same directory (rename is only atomic
+// within a filesystem), synced, renamed, and the directory synced so the
+// rename itself is durable.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName) // no-op after a successful rename
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir makes directory entries (creates, renames, removes) durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// LockTimeout bounds how long a command waits for another process holding
+// the same lock before giving up with a clear error.
+var LockTimeout = 30 * time.Second
+
+// Lock takes an exclusive flock on lockPath (created if missing) and
+// returns the function that releases it.
+func Lock(lockPath string) (unlock func(), err error) {
+	fl := flock.New(lockPath)
+	ctx, cancel := context.WithTimeout(context.Background(), LockTimeout)
+	defer cancel()
+	ok, err := fl.TryLockContext(ctx, 5*time.Millisecond)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("another wild process holds %s (waited %s); retry when it finishes", lockPath, LockTimeout)
+	}
+	return func() { _ = fl.Unlock() }, nil
+}
+
+// RLock takes a shared flock, for readers that must not see a file between
+// two related writes.
+func RLock(lockPath string) (unlock func(), err error) {
+	fl := flock.New(lockPath)
+	ctx, cancel := context.WithTimeout(context.Background(), LockTimeout)
+	defer cancel()
+	ok, err := fl.TryRLockContext(ctx, 5*time.Millisecond)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("another wild process holds %s (waited %s); retry when it finishes", lockPath, LockTimeout)
+	}
+	return func() { _ = fl.Unlock() }, nil
+}

@@ -1,0 +1,262 @@
+package instance
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/wild-cloud/wild/internal/fsutil"
+)
+
+// Tx stages changes to several instance paths and applies them with a
+// journal, so a crash at any point leaves the instance fully old (journal
+// not yet written) or, after roll-forward, fully new.
+//
+// Layout: .tx/<id>/ holds staged files and dirs; .tx/<id>.journal lists the
+// moves. Commit writes the journal atomically, then applies each move;
+// every move is idempotent, so rollForward can replay a journal from any
+// point.
+type Tx struct {
+	inst  *Instance
+	id    string
+	ops   []txOp
+	done  bool
+	stage string
+}
+
+type txOp struct {
+	Kind   string `json:"kind"` // file, dir, remove
+	Staged string `json:"staged,omitempty"`
+	Target string `json:"target"`
+}
+
+func (i *Instance) begin() (*Tx, error) {
+	id := newID()[:12]
+	stage := i.Path(txDir, id)
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return nil, err
+	}
+	return &Tx{inst: i, id: id, stage: stage}, nil
+}
+
+func (tx *Tx) checkRel(rel string) error {
+	clean := filepath.Clean(rel)
+	if filepath.IsAbs(rel) || clean == "." || strings.HasPrefix(clean, "..") {
+		return fmt.Errorf("path %q escapes the instance directory", rel)
+	}
+	return nil
+}
+
+// WriteFile stages a file.
+func (tx *Tx) WriteFile(rel string, data []byte, perm os.FileMode) error {
+	if err := tx.checkRel(rel); err != nil {
+		return err
+	}
+	staged := fmt.Sprintf("f%d", len(tx.ops))
+	if err := fsutil.WriteFileAtomic(filepath.Join(tx.stage, staged), data, perm); err != nil {
+		return err
+	}
+	tx.ops = append(tx.ops, txOp{Kind: "file", Staged: staged, Target: rel})
+	return nil
+}
+
+// ReplaceDir stages a directory built by build.
+func (tx *Tx) ReplaceDir(rel string, build func(dir string) error) error {
+	if err := tx.checkRel(rel); err != nil {
+		return err
+	}
+	staged := fmt.Sprintf("d%d", len(tx.ops))
+	dir := filepath.Join(tx.stage, staged)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := build(dir); err != nil {
+		return err
+	}
+	if err := syncTree(dir); err != nil {
+		return err
+	}
+	tx.ops = append(tx.ops, txOp{Kind: "dir", Staged: staged, Target: rel})
+	return nil
+}
+
+// RemoveAll stages removal of a path.
+func (tx *Tx) RemoveAll(rel string) {
+	if tx.checkRel(rel) == nil {
+		tx.ops = append(tx.ops, txOp{Kind: "remove", Target: rel})
+	}
+}
+
+// CommitHook, when set, runs at named points of Commit. Tests use it to
+// kill the process mid-commit and prove that recovery converges.
+var CommitHook func(point string)
+
+func hook(point string) {
+	if CommitHook != nil {
+		CommitHook(point)
+	}
+}
+
+// Commit applies the staged changes.
+func (tx *Tx) Commit() error {
+	if len(tx.ops) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(tx.ops)
+	if err != nil {
+		return err
+	}
+	hook("before-journal")
+	if err := fsutil.WriteFileAtomic(tx.journal(), b, 0o600); err != nil {
+		return err
+	}
+	hook("after-journal")
+	if err := tx.inst.replay(tx.id, tx.ops); err != nil {
+		return fmt.Errorf("commit changes (they will be finished by the next wild command): %w", err)
+	}
+	tx.done = true
+	return nil
+}
+
+func (tx *Tx) journal() string { return tx.inst.Path(txDir, tx.id+".journal") }
+
+// cleanup removes the staging area of a transaction that was not
+// committed. A committed one was cleaned by replay.
+func (tx *Tx) cleanup() {
+	if !tx.done {
+		if _, err := os.Stat(tx.journal()); errors.Is(err, os.ErrNotExist) {
+			os.RemoveAll(tx.stage)
+		}
+	}
+}
+
+func (i *Instance) replay(id string, ops []txOp) error {
+	stage := i.Path(txDir, id)
+	trash := i.Path(txDir, id+".trash")
+	for n, op := range ops {
+		if err := applyOp(i, stage, trash, n, op); err != nil {
+			return err
+		}
+		hook(fmt.Sprintf("after-op-%d", n))
+	}
+	if err := fsutil.SyncDir(i.Dir); err != nil {
+		return err
+	}
+	if err := os.Remove(i.Path(txDir, id+".journal")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	os.RemoveAll(trash)
+	os.RemoveAll(stage)
+	return nil
+}
+
+func applyOp(i *Instance, stage, trash string, n int, op txOp) error {
+	target := i.Path(op.Target)
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	switch op.Kind {
+	case "file":
+		return moveIfPresent(filepath.Join(stage, op.Staged), target)
+	case "dir":
+		staged := filepath.Join(stage, op.Staged)
+		if _, err := os.Stat(staged); errors.Is(err, os.ErrNotExist) {
+			return nil // already moved in by an earlier run
+		}
+		if err := moveAside(target, trash, n); err != nil {
+			return err
+		}
+		return moveIfPresent(staged, target)
+	case "remove":
+		return moveAside(target, trash, n)
+	}
+	return fmt.Errorf("unknown journal op %q", op.Kind)
+}
+
+func moveIfPresent(from, to string) error {
+	err := os.Rename(from, to)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func moveAside(target, trash string, n int) error {
+	if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := os.MkdirAll(trash, 0o755); err != nil {
+		return err
+	}
+	return os.Rename(target, filepath.Join(trash, fmt.Sprint(n)))
+}
+
+// rollForward replays every journal left by a crash and drops staging
+// areas that never reached their journal. Callers hold the locks.
+func (i *Instance) rollForward() error {
+	entries, err := os.ReadDir(i.Path(txDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var journals []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".journal") {
+			journals = append(journals, strings.TrimSuffix(e.Name(), ".journal"))
+		}
+	}
+	sort.Strings(journals)
+	for _, id := range journals {
+		b, err := os.ReadFile(i.Path(txDir, id+".journal"))
+		if err != nil {
+			return err
+		}
+		var ops []txOp
+		if err := json.Unmarshal(b, &ops); err != nil {
+			return fmt.Errorf("unreadable transaction journal %s: %w", i.Path(txDir, id+".journal"), err)
+		}
+		if err := i.replay(id, ops); err != nil {
+			return err
+		}
+	}
+	return removeStrayStages(i, entries)
+}
+
+func removeStrayStages(i *Instance, entries []os.DirEntry) error {
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, ".lock") || strings.HasSuffix(name, ".journal") {
+			continue
+		}
+		base := strings.TrimSuffix(name, ".trash")
+		if _, err := os.Stat(i.Path(txDir, base+".journal")); err == nil {
+			continue
+		}
+		if err := os.RemoveAll(i.Path(txDir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncTree fsyncs every file and directory below dir so a staged directory
+// is durable before its journal is written.
+func syncTree(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Sync()
+	})
+}

@@ -1,0 +1,32 @@
+// Package names validates names that become file paths or Kubernetes names.
+package names
+
+import (
+	"fmt"
+	"regexp"
+)
+
+var label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// Validate checks that name is a DNS-1123 label: lower case letters, digits
+// and '-', starting and ending with a letter or digit, at most 63
+// characters. That rules out '/', '..' and anything else that could escape
+// a directory. kind names the thing in errors ("app", "instance", "alias").
+func Validate(kind, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%s name is empty", kind)
+	case len(name) > 63:
+		return fmt.Errorf("%s name %q is %d characters long; the limit is 63", kind, truncate(name), len(name))
+	case !label.MatchString(name):
+		return fmt.Errorf("invalid %s name %q: use lower-case letters, digits and '-', starting and ending with a letter or digit (no '/', '..' or upper case)", kind, truncate(name))
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 70 {
+		return s[:67] + "..."
+	}
+	return s
+}

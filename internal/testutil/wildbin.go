@@ -1,0 +1,51 @@
+// Package testutil holds helpers shared by tests across packages.
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+)
+
+var (
+	buildOnce sync.Once
+	wildPath  string
+	buildErr  error
+)
+
+// RepoRoot finds the repository root (the directory holding the wild go.mod)
+// from the current test's working directory.
+func RepoRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", fmt.Errorf("cannot locate testutil source")
+	}
+	return filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// WildBinary builds ./cmd/wild once per test binary and returns its path.
+// Tests run the real binary so they see exactly what a user sees.
+func WildBinary() (string, error) {
+	buildOnce.Do(func() {
+		root, err := RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "wild-test-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		wildPath = filepath.Join(dir, "wild")
+		cmd := exec.Command("go", "build", "-o", wildPath, "./cmd/wild")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/wild: %v\n%s", err, out)
+		}
+	})
+	return wildPath, buildErr
+}
