@@ -226,3 +226,13 @@ func hasTxLeftovers(entries []os.DirEntry) bool {
 	}
 	return false
 }
+
+// SetKubeconfig copies the kubeconfig at src into the instance (mode 0600,
+// atomically), e.g. when the local cluster was restarted on new ports.
+func (i *Instance) SetKubeconfig(src string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("read kubeconfig: %w", err)
+	}
+	return fsutil.WriteFileAtomic(i.Path(KubeconfigFile), b, 0o600)
+}

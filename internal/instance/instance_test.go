@@ -1,0 +1,174 @@
+package instance
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func newInstance(t *testing.T) (*Store, *Instance) {
+	t.Helper()
+	s := NewStore(t.TempDir())
+	inst, err := s.Create(CreateOptions{Name: "home", Domain: "cloud.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, inst
+}
+
+func TestCreateLayout(t *testing.T) {
+	_, inst := newInstance(t)
+	for _, p := range []string{ConfigFile, SecretsFile, AppsDir, OperationsDir} {
+		if _, err := os.Stat(inst.Path(p)); err != nil {
+			t.Errorf("missing %s: %v", p, err)
+		}
+	}
+	st, _ := os.Stat(inst.Path(SecretsFile))
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("secrets.yaml mode %v", st.Mode().Perm())
+	}
+	for path, want := range map[string]any{"cloud.domain": "cloud.example.com", "cloud.internalDomain": "internal.cloud.example.com", "operator.email": "admin@cloud.example.com"} {
+		got, err := inst.GetConfig(path)
+		if err != nil || got != want {
+			t.Errorf("%s = %v (%v), want %v", path, got, err, want)
+		}
+	}
+	if _, err := inst.GetConfig("apps"); err != nil {
+		t.Errorf("apps missing: %v", err)
+	}
+}
+
+func TestCreateRejectsBadInput(t *testing.T) {
+	s := NewStore(t.TempDir())
+	for _, o := range []CreateOptions{
+		{Name: "../x", Domain: "a.com"}, {Name: "a/b", Domain: "a.com"}, {Name: "Home", Domain: "a.com"},
+		{Name: strings.Repeat("a", 64), Domain: "a.com"}, {Name: "ok", Domain: ""}, {Name: "ok", Domain: "a..com"},
+		{Name: "ok", Domain: "a.com", Kubeconfig: "/does/not/exist"},
+	} {
+		if _, err := s.Create(o); err == nil {
+			t.Errorf("accepted %+v", o)
+		}
+	}
+	if all, _ := s.List(); len(all) != 0 {
+		t.Errorf("bad input left instances behind: %v", all)
+	}
+	if _, err := s.Create(CreateOptions{Name: "ok", Domain: "a.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(CreateOptions{Name: "ok", Domain: "b.com"}); err == nil {
+		t.Error("created over an existing instance")
+	}
+}
+
+func TestResolve(t *testing.T) {
+	s := NewStore(t.TempDir())
+	if _, err := s.Resolve(""); err == nil || !strings.Contains(err.Error(), "wild instance create") {
+		t.Fatalf("no instances: %v", err)
+	}
+	s.Create(CreateOptions{Name: "a", Domain: "a.com"})
+	if inst, err := s.Resolve(""); err != nil || inst.Name != "a" {
+		t.Fatalf("single instance: %v %v", inst, err)
+	}
+	s.Create(CreateOptions{Name: "b", Domain: "b.com"})
+	if _, err := s.Resolve(""); err == nil || !strings.Contains(err.Error(), "wild instance use") {
+		t.Fatalf("two instances, none chosen: %v", err)
+	}
+	if err := s.Use("b"); err != nil {
+		t.Fatal(err)
+	}
+	if inst, _ := s.Resolve(""); inst.Name != "b" {
+		t.Fatalf("current ignored: %v", inst.Name)
+	}
+	if inst, _ := s.Resolve("a"); inst.Name != "a" {
+		t.Fatal("explicit ignored")
+	}
+	if _, err := s.Resolve("zzz"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+}
+
+func TestUnparsableConfigIsNeverOverwritten(t *testing.T) {
+	_, inst := newInstance(t)
+	broken := []byte("cloud:\n  domain: [oops\n")
+	os.WriteFile(inst.Path(ConfigFile), broken, 0o644)
+	err := inst.SetConfig("apps.x.y", "1")
+	if err == nil || !strings.Contains(err.Error(), "config.yaml:") {
+		t.Fatalf("want a parse error naming the file and line, got %v", err)
+	}
+	got, _ := os.ReadFile(inst.Path(ConfigFile))
+	if string(got) != string(broken) {
+		t.Fatal("broken config.yaml was overwritten")
+	}
+}
+
+func TestSecretsStay0600AndListMasks(t *testing.T) {
+	_, inst := newInstance(t)
+	if err := inst.SetSecret("apps.ghost.password", "hunter2-very-secret"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(inst.Path(SecretsFile))
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", st.Mode().Perm())
+	}
+	entries, err := inst.ListSecrets("apps")
+	if err != nil || len(entries) != 1 || entries[0].Path != "apps.ghost.password" {
+		t.Fatalf("%v %v", entries, err)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", entries), "hunter2") {
+		t.Fatal("listing leaked the value")
+	}
+}
+
+// TestTxRecoversFromEveryCrashPoint simulates a crash at each point of a
+// commit (by panicking out of the hook) and checks that the next Open
+// leaves the instance fully old or fully new, never a mix.
+func TestTxRecoversFromEveryCrashPoint(t *testing.T) {
+	points := []string{"before-journal", "after-journal", "after-op-0", "after-op-1", "after-op-2"}
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			s, inst := newInstance(t)
+			os.MkdirAll(inst.AppDir("ghost"), 0o755)
+			os.WriteFile(filepath.Join(inst.AppDir("ghost"), "old.yaml"), []byte("old"), 0o644)
+			func() {
+				CommitHook = func(p string) {
+					if p == point {
+						panic("crash")
+					}
+				}
+				defer func() { CommitHook = nil; recover() }()
+				inst.Update(func(e *Edit) error {
+					e.Config.Set([]string{"apps", "ghost", "port"}, strNode("1"))
+					e.Secrets.Set([]string{"apps", "ghost", "pw"}, strNode("x"))
+					return e.ReplaceDir("apps/ghost", func(dir string) error {
+						return os.WriteFile(filepath.Join(dir, "new.yaml"), []byte("new"), 0o644)
+					})
+				})
+			}()
+			inst2, err := s.Open("home")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, cfgErr := inst2.GetConfig("apps.ghost.port")
+			_, secErr := inst2.GetSecret("apps.ghost.pw")
+			_, newErr := os.Stat(filepath.Join(inst2.AppDir("ghost"), "new.yaml"))
+			_, oldErr := os.Stat(filepath.Join(inst2.AppDir("ghost"), "old.yaml"))
+			isNew := cfgErr == nil && secErr == nil && newErr == nil && oldErr != nil
+			isOld := cfgErr != nil && secErr != nil && newErr != nil && oldErr == nil
+			if !isNew && !isOld {
+				t.Fatalf("mixed state after crash at %s: cfg=%v sec=%v new=%v old=%v", point, cfgErr, secErr, newErr, oldErr)
+			}
+			if point == "before-journal" && !isOld {
+				t.Fatal("a crash before the journal must leave the old state")
+			}
+			entries, _ := os.ReadDir(inst2.Path(txDir))
+			for _, e := range entries {
+				if !strings.HasSuffix(e.Name(), ".lock") {
+					t.Errorf("leftover %s", e.Name())
+				}
+			}
+		})
+	}
+}

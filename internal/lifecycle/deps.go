@@ -1,0 +1,175 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/instance"
+)
+
+// AddedApp is an app present in the instance, read from its instance copy
+// of manifest.yaml (which carries installedAs).
+type AddedApp struct {
+	Name     string
+	Manifest *catalog.Manifest
+}
+
+// AddedApps lists the apps added to inst, sorted by name.
+func AddedApps(inst *instance.Instance) ([]AddedApp, error) {
+	entries, err := os.ReadDir(inst.Path(instance.AppsDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []AddedApp
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		m, err := ReadInstalledManifest(inst, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			out = append(out, AddedApp{Name: e.Name(), Manifest: m})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// ReadInstalledManifest reads apps/<app>/manifest.yaml; nil if the app is
+// not added.
+func ReadInstalledManifest(inst *instance.Instance, app string) (*catalog.Manifest, error) {
+	p := inst.Path(instance.AppsDir, app, "manifest.yaml")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return catalog.ParseManifest(p, b)
+}
+
+// resolveDeps maps each requires entry to an added app: an explicit --dep
+// wins, then the mapping kept from an earlier add, then the only added app
+// of that type. No match, several matches and cycles are errors that say
+// what to run.
+func resolveDeps(inst *instance.Instance, app string, m *catalog.Manifest, explicit map[string]string) (map[string]string, error) {
+	added, err := AddedApps(inst)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*catalog.Manifest{}
+	for _, a := range added {
+		byName[a.Name] = a.Manifest
+	}
+	refs := map[string]string{}
+	for _, r := range m.Requires {
+		refs[r.Ref()] = r.Name
+	}
+	for ref := range explicit {
+		if _, ok := refs[ref]; !ok {
+			return nil, fmt.Errorf("--dep %s: %s has no dependency named %q (it needs: %s)", ref, app, ref, describeRequires(m))
+		}
+	}
+	var previous map[string]string
+	if cur := byName[app]; cur != nil {
+		previous = cur.InstalledAs
+	}
+	out := map[string]string{}
+	for _, r := range m.Requires {
+		dep, err := pickDep(app, r, explicit[r.Ref()], previous[r.Ref()], added, byName)
+		if err != nil {
+			return nil, err
+		}
+		out[r.Ref()] = dep
+	}
+	if err := checkCycle(app, out, byName); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func pickDep(app string, r catalog.Requirement, explicit, previous string, added []AddedApp, byName map[string]*catalog.Manifest) (string, error) {
+	if explicit != "" {
+		dm := byName[explicit]
+		if dm == nil {
+			return "", fmt.Errorf("--dep %s=%s: %s is not added; add it first: wild app add %s", r.Ref(), explicit, explicit, explicit)
+		}
+		if dm.Is != r.Name {
+			return "", fmt.Errorf("--dep %s=%s: %s is a %s, but %s needs a %s", r.Ref(), explicit, explicit, dm.Is, app, r.Name)
+		}
+		return explicit, nil
+	}
+	if dm := byName[previous]; dm != nil && dm.Is == r.Name {
+		return previous, nil
+	}
+	var matches []string
+	for _, a := range added {
+		if a.Manifest.Is == r.Name && a.Name != app {
+			matches = append(matches, a.Name)
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		return "", fmt.Errorf("%s requires an app of type %s; add one first: wild app add %s", app, r.Name, r.Name)
+	}
+	return "", fmt.Errorf("%s requires an app of type %s and several are added (%s); choose one: wild app add %s --dep %s=%s", app, r.Name, strings.Join(matches, ", "), app, r.Ref(), matches[0])
+}
+
+// checkCycle follows installedAs from app's new mapping; reaching app again
+// means the apps would each wait for the other to deploy.
+func checkCycle(app string, deps map[string]string, byName map[string]*catalog.Manifest) error {
+	var walk func(name string, trail []string) error
+	walk = func(name string, trail []string) error {
+		if name == app {
+			return fmt.Errorf("dependency cycle: %s; map a dependency to another app with --dep", strings.Join(append(trail, name), " -> "))
+		}
+		for _, t := range trail[1:] {
+			if t == name {
+				return nil // a cycle among other apps is theirs to report
+			}
+		}
+		m := byName[name]
+		if m == nil {
+			return nil
+		}
+		for _, ref := range sortedKeys(m.InstalledAs) {
+			if err := walk(m.InstalledAs[ref], append(trail, name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, ref := range sortedKeys(deps) {
+		if err := walk(deps[ref], []string{app}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func describeRequires(m *catalog.Manifest) string {
+	if len(m.Requires) == 0 {
+		return "nothing"
+	}
+	var parts []string
+	for _, r := range m.Requires {
+		if r.Alias != "" && r.Alias != r.Name {
+			parts = append(parts, r.Alias+" ("+r.Name+")")
+		} else {
+			parts = append(parts, r.Name)
+		}
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,166 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/names"
+)
+
+// App states, from the catalog's point of view down to the cluster's.
+const (
+	StateAvailable = "available"
+	StateAdded     = "added"
+	StateDeployed  = "deployed"
+	StateDegraded  = "degraded"
+	StateDrifted   = "drifted"
+	StateStuck     = "stuck"
+)
+
+// AppSummary is one row of `wild app list`.
+type AppSummary struct {
+	Name             string   `json:"name"`
+	Is               string   `json:"is"`
+	Description      string   `json:"description"`
+	Version          string   `json:"version"`
+	InstalledVersion string   `json:"installedVersion,omitempty"`
+	Requires         []string `json:"requires,omitempty"`
+	State            string   `json:"state"`
+	Detail           string   `json:"detail,omitempty"`
+	InCatalog        bool     `json:"inCatalog"`
+}
+
+// ClusterStater tells the cluster-side state of an added app. Deploy
+// support plugs one in; without it, added apps show as "added".
+type ClusterStater func(ctx context.Context, app string) (state, detail string)
+
+// List shows the catalog with each app's state in the instance. Apps added
+// from another catalog are listed too.
+type List struct {
+	Env
+	Cluster ClusterStater
+}
+
+// Run returns the summaries sorted by name.
+func (l *List) Run(ctx context.Context) ([]AppSummary, error) {
+	pkgs, err := l.Catalog.List()
+	if err != nil {
+		return nil, err
+	}
+	added := map[string]*catalog.Manifest{}
+	if l.Instance != nil {
+		apps, err := AddedApps(l.Instance)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range apps {
+			added[a.Name] = a.Manifest
+		}
+	}
+	var out []AppSummary
+	for _, p := range pkgs {
+		s := summary(p.Manifest, true)
+		if m := added[p.Name]; m != nil {
+			l.fillState(ctx, &s, m)
+			delete(added, p.Name)
+		}
+		out = append(out, s)
+	}
+	for _, name := range sortedKeys(added) {
+		s := summary(added[name], false)
+		s.Name = name
+		l.fillState(ctx, &s, added[name])
+		out = append(out, s)
+	}
+	sortSummaries(out)
+	return out, nil
+}
+
+func (l *List) fillState(ctx context.Context, s *AppSummary, m *catalog.Manifest) {
+	s.State, s.InstalledVersion = StateAdded, m.Version
+	if l.Cluster != nil {
+		s.State, s.Detail = l.Cluster(ctx, s.Name)
+	}
+}
+
+func summary(m *catalog.Manifest, inCatalog bool) AppSummary {
+	s := AppSummary{Name: m.Name, Is: m.Is, Description: m.Description, Version: m.Version, State: StateAvailable, InCatalog: inCatalog}
+	for _, r := range m.Requires {
+		s.Requires = append(s.Requires, r.Name)
+	}
+	return s
+}
+
+func sortSummaries(s []AppSummary) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j].Name < s[j-1].Name; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// AppDetail is `wild app show`.
+type AppDetail struct {
+	AppSummary
+	Icon            string            `json:"icon,omitempty"`
+	RequiresDetail  []string          `json:"requiresDetail,omitempty"`
+	InstalledAs     map[string]string `json:"installedAs,omitempty"`
+	Config          map[string]any    `json:"config,omitempty"`
+	Secrets         []string          `json:"secrets,omitempty"`
+	DefaultSecrets  []string          `json:"defaultSecrets,omitempty"`
+	RequiredSecrets []string          `json:"requiredSecrets,omitempty"`
+}
+
+// Show describes one app: its catalog entry and, if added, its config
+// and the names (never values) of its secrets.
+type Show struct {
+	Env
+	App     string
+	Cluster ClusterStater
+}
+
+// Run returns the detail.
+func (s *Show) Run(ctx context.Context) (*AppDetail, error) {
+	if err := names.Validate("app", s.App); err != nil {
+		return nil, err
+	}
+	installed, err := ReadInstalledManifest(s.Instance, s.App)
+	if err != nil {
+		return nil, err
+	}
+	pkg, catErr := s.Catalog.Get(s.App)
+	var m *catalog.Manifest
+	switch {
+	case catErr == nil:
+		m = pkg.Manifest
+	case installed != nil:
+		m = installed
+	default:
+		return nil, catErr
+	}
+	d := &AppDetail{AppSummary: summary(m, catErr == nil), Icon: m.Icon, RequiredSecrets: m.RequiredSecrets}
+	for _, r := range m.Requires {
+		d.RequiresDetail = append(d.RequiresDetail, fmt.Sprintf("%s (as %s)", r.Name, r.Ref()))
+	}
+	for _, ds := range m.DefaultSecrets {
+		d.DefaultSecrets = append(d.DefaultSecrets, ds.Key)
+	}
+	if installed == nil {
+		return d, nil
+	}
+	(&List{Env: s.Env, Cluster: s.Cluster}).fillState(ctx, &d.AppSummary, installed)
+	d.InstalledAs = installed.InstalledAs
+	if v, err := s.Instance.GetConfig("apps." + s.App); err == nil {
+		d.Config = asMap(v)
+	}
+	entries, err := s.Instance.ListSecrets("apps." + s.App)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		d.Secrets = append(d.Secrets, strings.TrimPrefix(e.Path, "apps."+s.App+"."))
+	}
+	return d, nil
+}
