@@ -77,7 +77,7 @@ func (tx *Tx) ReplaceDir(rel string, build func(dir string) error) error {
 	if err := build(dir); err != nil {
 		return err
 	}
-	if err := syncTree(dir); err != nil {
+	if err := fsutil.SyncTree(dir); err != nil {
 		return err
 	}
 	tx.ops = append(tx.ops, txOp{Kind: "dir", Staged: staged, Target: rel})
@@ -243,20 +243,4 @@ func removeStrayStages(i *Instance, entries []os.DirEntry) error {
 		}
 	}
 	return nil
-}
-
-// syncTree fsyncs every file and directory below dir so a staged directory
-// is durable before its journal is written.
-func syncTree(dir string) error {
-	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return f.Sync()
-	})
 }

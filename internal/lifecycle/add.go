@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -58,15 +61,7 @@ type AddResult struct {
 
 // Changed reports whether the add changed anything.
 func (r *AddResult) Changed() bool {
-	if len(r.ConfigAdded)+len(r.ConfigSet)+len(r.SecretsAdded)+len(r.SecretsCopied) > 0 {
-		return true
-	}
-	for _, f := range r.Files {
-		if f.Change != "unchanged" {
-			return true
-		}
-	}
-	return false
+	return len(r.ConfigAdded)+len(r.ConfigSet)+len(r.SecretsAdded)+len(r.SecretsCopied) > 0 || filesChanged(r.Files)
 }
 
 // Run performs the add.
@@ -80,6 +75,12 @@ func (a *Add) Run(ctx context.Context) (*AddResult, error) {
 		return nil, err
 	}
 	defer unlock()
+	return a.runLocked(pkg)
+}
+
+// runLocked is Run for callers that already hold the app lock (deploy
+// recompiles through it).
+func (a *Add) runLocked(pkg *catalog.Package) (*AddResult, error) {
 	op, err := operation.Start(a.Instance.Path(instance.OperationsDir), a.Instance.Name, "add", a.App)
 	if err != nil {
 		return nil, err
@@ -143,6 +144,9 @@ func (a *Add) apply(e *instance.Edit, pkg *catalog.Package, op *operation.Op, re
 		return err
 	}
 	res.Files = diffFiles(a.Instance.AppDir(a.App), files)
+	if !filesChanged(res.Files) && sameBookkeeping(a.Instance.AppDir(a.App), files) {
+		return nil
+	}
 	return e.ReplaceDir(path.Join(instance.AppsDir, a.App), func(dir string) error {
 		return writeFiles(dir, files)
 	})
@@ -302,7 +306,47 @@ func compile(eng *render.Engine, pkg *catalog.Package, m *catalog.Manifest, appC
 		return nil, err
 	}
 	out[catalog.ManifestFile] = b
+	stamp, err := json.Marshal(compileStamp{ConfigHash: configHash(appCfg), Version: m.Version})
+	if err != nil {
+		return nil, err
+	}
+	out[stampFile] = append(stamp, '\n')
 	return out, nil
+}
+
+// stampFile records what an app was compiled from, so deploy knows when
+// config changed since (state 3a) without recompiling over hand edits.
+const stampFile = ".compiled.json"
+
+type compileStamp struct {
+	ConfigHash string `json:"configHash"`
+	Version    string `json:"version"`
+}
+
+// configHash fingerprints an app's config section; encoding/json sorts map
+// keys, so equal configs hash equally.
+func configHash(cfg map[string]any) string {
+	b, _ := json.Marshal(cfg)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// NeedsRecompile reports whether the app's config changed since it was
+// compiled.
+func NeedsRecompile(inst *instance.Instance, app string) (bool, error) {
+	b, err := os.ReadFile(filepath.Join(inst.AppDir(app), stampFile))
+	if err != nil {
+		return true, nil
+	}
+	var st compileStamp
+	if json.Unmarshal(b, &st) != nil {
+		return true, nil
+	}
+	v, err := inst.GetConfig("apps." + app)
+	if err != nil {
+		return true, nil
+	}
+	return st.ConfigHash != configHash(asMap(v)), nil
 }
 
 func writeFiles(dir string, files map[string][]byte) error {
@@ -324,7 +368,7 @@ func diffFiles(dir string, files map[string][]byte) []FileChange {
 	seen := map[string]bool{}
 	var out []FileChange
 	for rel, b := range files {
-		if strings.HasPrefix(rel, PackageDir+"/") {
+		if strings.HasPrefix(rel, ".") {
 			continue
 		}
 		seen[rel] = true
@@ -347,13 +391,37 @@ func diffFiles(dir string, files map[string][]byte) []FileChange {
 		if d.IsDir() && rel == PackageDir {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && !seen[rel] {
+		if !d.IsDir() && !seen[rel] && !strings.HasPrefix(rel, ".") {
 			out = append(out, FileChange{rel, "removed"})
 		}
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+func filesChanged(fc []FileChange) bool {
+	for _, f := range fc {
+		if f.Change != "unchanged" {
+			return true
+		}
+	}
+	return false
+}
+
+// sameBookkeeping checks the hidden files (.package/, the compile stamp)
+// that diffFiles leaves out, so an unchanged add can skip the rewrite.
+func sameBookkeeping(dir string, files map[string][]byte) bool {
+	for rel, b := range files {
+		if !strings.HasPrefix(rel, ".") {
+			continue
+		}
+		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		if err != nil || !bytes.Equal(old, b) {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedKeys[V any](m map[string]V) []string {

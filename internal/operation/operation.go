@@ -56,11 +56,17 @@ type Record struct {
 // use, and every change is written through so a crash leaves the record
 // saying how far it got.
 type Op struct {
-	mu   sync.Mutex
-	dir  string
-	rec  Record
-	step int // index of the running step, -1 if none
+	mu    sync.Mutex
+	dir   string
+	rec   Record
+	step  int // index of the running step, -1 if none
+	saved time.Time
 }
+
+// saveEvery throttles progress writes: short operations (add) would
+// otherwise spend more time writing their record than doing their work,
+// while long ones (deploy, wait) still show where they are.
+const saveEvery = 500 * time.Millisecond
 
 // Redactor, when set, scrubs secret values from messages before they are
 // stored. Operations set it from the instance's secrets.
@@ -94,7 +100,9 @@ func (o *Op) Step(name string) {
 	o.endStep(Succeeded, "")
 	o.rec.Steps = append(o.rec.Steps, Step{Name: name, Status: Running, StartedAt: time.Now().UTC()})
 	o.step = len(o.rec.Steps) - 1
-	_ = o.save()
+	if time.Since(o.saved) > saveEvery {
+		_ = o.save()
+	}
 }
 
 // Note attaches a message to the running step.
@@ -109,7 +117,6 @@ func (o *Op) Note(format string, args ...any) {
 		}
 		s.Message += msg
 	}
-	_ = o.save()
 }
 
 // Warn records a warning that did not stop the operation.
@@ -161,7 +168,7 @@ func (o *Op) Finish(err error) error {
 		o.endStep(Succeeded, "")
 		o.rec.Status = Succeeded
 	}
-	if serr := o.save(); serr != nil && err == nil {
+	if serr := o.saveDurable(); serr != nil && err == nil {
 		return serr
 	}
 	return err
@@ -176,7 +183,18 @@ func (o *Op) Record() Record {
 	return r
 }
 
+// save writes progress without fsync: a crash may lose the latest step,
+// never the file. Finish writes durably.
 func (o *Op) save() error {
+	o.saved = time.Now()
+	b, err := json.MarshalIndent(o.rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.ReplaceFile(filepath.Join(o.dir, o.rec.ID+".json"), append(b, '\n'), 0o644)
+}
+
+func (o *Op) saveDurable() error {
 	b, err := json.MarshalIndent(o.rec, "", "  ")
 	if err != nil {
 		return err
