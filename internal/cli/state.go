@@ -6,8 +6,14 @@ import (
 	"github.com/wild-cloud/wild/internal/lifecycle"
 )
 
-// clusterStater returns how to ask the cluster for an app's state; nil
-// (no cluster lookups) until deploy support provides one.
+// clusterStater asks the instance's cluster for each added app's state;
+// nil when there is no instance.
 func clusterStater(ctx context.Context, env lifecycle.Env) lifecycle.ClusterStater {
-	return nil
+	if env.Instance == nil {
+		return nil
+	}
+	if _, err := env.Instance.Kubeconfig(); err != nil {
+		return nil
+	}
+	return lifecycle.ClusterState(env.Instance)
 }

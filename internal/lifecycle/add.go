@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -76,6 +77,40 @@ func (a *Add) Run(ctx context.Context) (*AddResult, error) {
 	}
 	defer unlock()
 	return a.runLocked(pkg)
+}
+
+// errPreview aborts the transaction of a preview after the files are
+// computed, so nothing is written.
+var errPreview = errors.New("preview")
+
+// Preview computes what an add would compile, writing nothing; deploy's
+// dry run uses it to show the manifests a config change would produce.
+func (a *Add) Preview() (map[string][]byte, error) {
+	pkg, err := a.validate()
+	if err != nil {
+		return nil, err
+	}
+	var files map[string][]byte
+	err = a.Instance.Update(func(e *instance.Edit) error {
+		installedAs, err := resolveDeps(a.Instance, a.App, pkg.Manifest, a.Deps)
+		if err != nil {
+			return err
+		}
+		appCfg, err := a.mergeConfig(e, pkg.Manifest, installedAs, &AddResult{})
+		if err != nil {
+			return err
+		}
+		m := *pkg.Manifest
+		m.InstalledAs = installedAs
+		if files, err = compile(a.engine(), pkg, &m, appCfg); err != nil {
+			return err
+		}
+		return errPreview
+	})
+	if errors.Is(err, errPreview) {
+		return files, nil
+	}
+	return nil, err
 }
 
 // runLocked is Run for callers that already hold the app lock (deploy

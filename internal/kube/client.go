@@ -1,0 +1,183 @@
+// Package kube holds the cluster mechanics of Wild Cloud: building an app's
+// manifests with Kustomize, server-side applying them with an inventory so
+// removed objects are pruned, drift diffs with redacted Secrets, readiness
+// waits with kstatus, and namespace ownership and recovery.
+//
+// Everything talks to the API server in-process through client-go; nothing
+// here shells out to kubectl.
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// FieldManager owns every field Wild Cloud applies to app objects.
+const FieldManager = "wild"
+
+// OwnershipFieldManager owns the ownership annotations on namespaces. It is
+// separate from FieldManager so that applying an app's own Namespace manifest
+// (which lacks the annotations) does not strip them: server-side apply removes
+// fields a manager stops sending.
+const OwnershipFieldManager = "wild-ownership"
+
+// Labels and annotations stamped on what Wild Cloud creates.
+const (
+	LabelApp          = "wild-cloud.io/app"
+	LabelInstanceID   = "wild-cloud.io/instance-id"
+	AnnotationApp     = "wild-cloud.io/app"
+	AnnotationInst    = "wild-cloud.io/instance"
+	AnnotationInstID  = "wild-cloud.io/instance-id"
+	AnnotationCopied  = "wild-cloud.io/copied-from"
+	localClusterHint  = "for the local cluster: wild dev cluster status"
+	requestTimeout    = 30 * time.Second
+	dialTimeout       = 5 * time.Second
+	defaultConcurrent = 8
+)
+
+// Client bundles the clients Wild Cloud needs for one cluster.
+type Client struct {
+	Config    *rest.Config
+	Clientset kubernetes.Interface
+	Dynamic   dynamic.Interface
+	Discovery discovery.CachedDiscoveryInterface
+	Mapper    *restmapper.DeferredDiscoveryRESTMapper
+	// Host is the API server URL, used in error messages.
+	Host string
+}
+
+// NewClient loads a kubeconfig file and prepares clients for it. It does not
+// contact the server; the first call that does reports an unreachable
+// cluster as an *UnreachableError.
+func NewClient(kubeconfigPath string) (*Client, error) {
+	if _, err := os.Stat(kubeconfigPath); err != nil {
+		return nil, fmt.Errorf("cannot read kubeconfig %s: %w; point the instance at a cluster (wild dev cluster up, or --kubeconfig)", kubeconfigPath, err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+	if err != nil {
+		return nil, fmt.Errorf("invalid kubeconfig %s: %w", kubeconfigPath, err)
+	}
+	return NewClientFromConfig(cfg)
+}
+
+// NewClientFromConfig builds a Client from a rest config.
+func NewClientFromConfig(cfg *rest.Config) (*Client, error) {
+	cfg = rest.CopyConfig(cfg)
+	// Short timeouts: a stopped dev cluster should fail in seconds, not hang.
+	if cfg.Timeout == 0 {
+		cfg.Timeout = requestTimeout
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	}
+	// Apply runs many requests concurrently; client-go's default of 5 QPS
+	// would serialize them behind its rate limiter.
+	cfg.QPS, cfg.Burst = 200, 400
+	// Deprecation warnings (e.g. v1 Endpoints, seen while listing a stuck
+	// namespace's content) are noise for a wild user, not something to act on.
+	cfg.WarningHandler = rest.NoWarnings{}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating Kubernetes client for %s: %w", cfg.Host, err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating dynamic client for %s: %w", cfg.Host, err)
+	}
+	disc := memory.NewMemCacheClient(cs.Discovery())
+	return &Client{
+		Config:    cfg,
+		Clientset: cs,
+		Dynamic:   dyn,
+		Discovery: disc,
+		Mapper:    restmapper.NewDeferredDiscoveryRESTMapper(disc),
+		Host:      cfg.Host,
+	}, nil
+}
+
+// Ping checks that the API server answers.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.Clientset.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	return c.wrap(err)
+}
+
+// UnreachableError means the API server could not be reached at all.
+type UnreachableError struct {
+	Host   string
+	Reason string
+	Err    error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the cluster at %s (%s); is it running? %s", e.Host, e.Reason, localClusterHint)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// IsUnreachable reports whether err means the cluster could not be reached.
+func IsUnreachable(err error) bool {
+	var u *UnreachableError
+	return errors.As(err, &u)
+}
+
+// wrap turns transport failures into a one-line *UnreachableError and
+// leaves API errors (NotFound, Conflict, Invalid, ...) untouched.
+func (c *Client) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	var u *UnreachableError
+	if errors.As(err, &u) {
+		return err
+	}
+	if _, ok := err.(apierrors.APIStatus); ok {
+		return err
+	}
+	if reason := transportReason(err); reason != "" {
+		return &UnreachableError{Host: c.Host, Reason: reason, Err: err}
+	}
+	return err
+}
+
+func transportReason(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "host unreachable"
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "unknown host " + dnsErr.Name
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return "timed out"
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		msg := urlErr.Err.Error()
+		if strings.Contains(msg, "EOF") || strings.Contains(msg, "connection") {
+			return msg
+		}
+	}
+	return ""
+}

@@ -1,0 +1,129 @@
+package kube
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+)
+
+// InventoryNamespace holds one inventory ConfigMap per deployed app.
+//
+// The inventory lives outside the app namespace on purpose: deleting or
+// losing the app namespace must not lose the record of cluster-scoped
+// objects the app created (CRDs, ClusterRoles, ...), an app may span
+// several namespaces, and the record must stay readable while the app
+// namespace is Terminating. It holds only object references and hashes of
+// desired manifests, never secret values.
+const InventoryNamespace = "wild-system"
+
+const inventoryKey = "inventory.json"
+
+// Inventory identifies an app deployment: the objects Apply creates carry
+// its labels and are recorded under its name.
+type Inventory struct {
+	App        string
+	InstanceID string
+}
+
+// Labels are stamped on every object the app applies; prune only deletes
+// objects that still carry all of them.
+func (i Inventory) Labels() map[string]string {
+	return map[string]string{LabelApp: i.App, LabelInstanceID: i.InstanceID}
+}
+
+// Name of the inventory ConfigMap. Several instances may share a cluster,
+// so the name includes a short hash of the instance id.
+func (i Inventory) Name() string {
+	sum := sha256.Sum256([]byte(i.InstanceID))
+	return "wild-inventory-" + i.App + "-" + hex.EncodeToString(sum[:])[:8]
+}
+
+func (i Inventory) validate() error {
+	for _, f := range []struct{ what, v string }{{"app name", i.App}, {"instance id", i.InstanceID}} {
+		if f.v == "" {
+			return fmt.Errorf("inventory needs a %s", f.what)
+		}
+		if errs := validation.IsValidLabelValue(f.v); len(errs) > 0 {
+			return fmt.Errorf("%s %q cannot be used as a label value: %s", f.what, f.v, strings.Join(errs, "; "))
+		}
+	}
+	if errs := validation.IsDNS1123Label(i.App); len(errs) > 0 {
+		return fmt.Errorf("app name %q is not a DNS-1123 label: %s", i.App, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// invEntry records one applied object. Hash is the hash of the desired
+// manifest; Token summarizes the live object right after apply (uid,
+// generation or resourceVersion, and the values of the labels and
+// annotations the app sets). When both still match on the next deploy, the
+// object cannot have changed on either side and its dry-run is skipped.
+type invEntry struct {
+	Ref   ObjectRef `json:"ref"`
+	Hash  string    `json:"hash,omitempty"`
+	Token string    `json:"token,omitempty"`
+}
+
+type inventoryDoc struct {
+	Entries []invEntry `json:"entries"`
+}
+
+func (c *Client) readInventory(ctx context.Context, inv Inventory) ([]invEntry, error) {
+	cm, err := c.Clientset.CoreV1().ConfigMaps(InventoryNamespace).Get(ctx, inv.Name(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading inventory %s/%s: %w", InventoryNamespace, inv.Name(), c.wrap(err))
+	}
+	var doc inventoryDoc
+	if err := json.Unmarshal([]byte(cm.Data[inventoryKey]), &doc); err != nil {
+		return nil, fmt.Errorf("inventory %s/%s is corrupt (%v); delete it to start over, prune will then skip one deploy", InventoryNamespace, inv.Name(), err)
+	}
+	return doc.Entries, nil
+}
+
+// InventoryRefs lists the objects recorded for an app (nil when none).
+func (c *Client) InventoryRefs(ctx context.Context, inv Inventory) ([]ObjectRef, error) {
+	entries, err := c.readInventory(ctx, inv)
+	refs := make([]ObjectRef, 0, len(entries))
+	for _, e := range entries {
+		refs = append(refs, e.Ref)
+	}
+	return refs, err
+}
+
+func (c *Client) writeInventory(ctx context.Context, inv Inventory, entries []invEntry) error {
+	raw, err := json.Marshal(inventoryDoc{Entries: entries})
+	if err != nil {
+		return err
+	}
+	nsAC := corev1ac.Namespace(InventoryNamespace)
+	if _, err := c.Clientset.CoreV1().Namespaces().Apply(ctx, nsAC, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+		return fmt.Errorf("creating namespace %s for the inventory: %w", InventoryNamespace, c.wrap(err))
+	}
+	ac := corev1ac.ConfigMap(inv.Name(), InventoryNamespace).
+		WithLabels(inv.Labels()).
+		WithData(map[string]string{inventoryKey: string(raw)})
+	_, err = c.Clientset.CoreV1().ConfigMaps(InventoryNamespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if err != nil {
+		return fmt.Errorf("writing inventory %s/%s: %w", InventoryNamespace, inv.Name(), c.wrap(err))
+	}
+	return nil
+}
+
+func (c *Client) deleteInventory(ctx context.Context, inv Inventory) error {
+	err := c.Clientset.CoreV1().ConfigMaps(InventoryNamespace).Delete(ctx, inv.Name(), metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting inventory %s/%s: %w", InventoryNamespace, inv.Name(), c.wrap(err))
+	}
+	return nil
+}

@@ -1,0 +1,452 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/clustertest"
+	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/kube"
+	"github.com/wild-cloud/wild/internal/operation"
+)
+
+func TestMain(m *testing.M) { clustertest.Main(m) }
+
+var nsCounter atomic.Int64
+
+// clusterEnv is an instance pointing at the shared test cluster, using the
+// bundled catalog. Every app it adds gets a namespace unique to the test,
+// so tests never see each other's objects.
+type clusterEnv struct {
+	Env
+	t      *testing.T
+	prefix string
+	kc     kubernetes.Interface
+}
+
+func newClusterEnv(t *testing.T) *clusterEnv {
+	t.Helper()
+	s := instance.NewStore(t.TempDir())
+	inst, err := s.Create(instance.CreateOptions{Name: "it", Domain: "example.com", Kubeconfig: clustertest.Kubeconfig(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.ToLower(regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), ""))
+	name = strings.TrimPrefix(name, "test")
+	if len(name) > 20 {
+		name = name[:20]
+	}
+	return &clusterEnv{
+		Env:    Env{Instance: inst, Catalog: catalog.Bundled()},
+		t:      t,
+		prefix: fmt.Sprintf("%s%d", name, nsCounter.Add(1)),
+		kc:     clustertest.Client(t),
+	}
+}
+
+func (c *clusterEnv) ns(app string) string { return c.prefix + "-" + app }
+
+func (c *clusterEnv) add(app string) {
+	c.t.Helper()
+	if _, err := (&Add{Env: c.Env, App: app, Set: map[string]string{"namespace": c.ns(app)}}).Run(context.Background()); err != nil {
+		c.t.Fatalf("add %s: %v", app, err)
+	}
+}
+
+func (c *clusterEnv) deploy(app string, mod ...func(*Deploy)) (*DeployResult, error) {
+	d := &Deploy{Env: c.Env, App: app, Timeout: 90 * time.Second}
+	for _, m := range mod {
+		m(d)
+	}
+	return d.Run(context.Background())
+}
+
+func (c *clusterEnv) mustDeploy(app string, mod ...func(*Deploy)) *DeployResult {
+	c.t.Helper()
+	res, err := c.deploy(app, mod...)
+	if err != nil {
+		c.t.Fatalf("deploy %s: %v", app, err)
+	}
+	return res
+}
+
+func (c *clusterEnv) secret(app, name string) *corev1.Secret {
+	c.t.Helper()
+	s, err := c.kc.CoreV1().Secrets(c.ns(app)).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		c.t.Fatalf("secret %s/%s: %v", c.ns(app), name, err)
+	}
+	return s
+}
+
+func TestDeployWithDependency(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("postgres")
+	c.add("gitea")
+	res := c.mustDeploy("gitea", func(d *Deploy) { d.WithDeps = true })
+	if !res.Ready || len(res.Deps) != 1 || res.Deps[0] != "postgres" {
+		t.Fatalf("deploy result: ready=%v deps=%v", res.Ready, res.Deps)
+	}
+	// The app Secret holds exactly secrets.yaml's values, keyed by path.
+	want, _ := secretData(c.Instance, "gitea")
+	got := c.secret("gitea", "gitea-secrets").Data
+	if len(want) == 0 || len(got) != len(want) {
+		t.Fatalf("secret keys: got %d want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if string(got[k]) != string(v) {
+			t.Errorf("gitea-secrets[%s] differs from secrets.yaml", k)
+		}
+	}
+	// The dependency's Secret was copied because the db-init Job uses it.
+	pgPass, _ := c.Instance.GetSecret("apps.postgres.password")
+	if string(c.secret("gitea", "postgres-secrets").Data["password"]) != pgPass {
+		t.Error("postgres-secrets not copied into gitea's namespace")
+	}
+	ns, err := c.kc.CoreV1().Namespaces().Get(context.Background(), c.ns("gitea"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := c.Instance.ID()
+	var owned int
+	for _, v := range ns.Annotations {
+		if v == id || v == "gitea" {
+			owned++
+		}
+	}
+	if owned < 2 {
+		t.Errorf("namespace lacks ownership annotations: %v", ns.Annotations)
+	}
+	dep, err := c.kc.AppsV1().Deployments(c.ns("gitea")).Get(context.Background(), "gitea", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"app": "gitea", "managedBy": "kustomize", "partOf": "wild-cloud"} {
+		if dep.Labels[k] != v || dep.Spec.Selector.MatchLabels[k] != v {
+			t.Errorf("kustomize label %s=%s missing on labels or selector", k, v)
+		}
+	}
+	if dep.Status.AvailableReplicas < 1 {
+		t.Error("gitea not available")
+	}
+	again := c.mustDeploy("gitea")
+	if !again.Unchanged() {
+		t.Errorf("redeploying an unchanged app changed: %+v", again.Changes)
+	}
+}
+
+func TestDeployRefusesUndeployedDependency(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("postgres")
+	c.add("vaultwarden")
+	_, err := c.deploy("vaultwarden")
+	var de *DependencyError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "wild app deploy postgres") {
+		t.Fatalf("want a dependency error naming the fix, got %v", err)
+	}
+	if _, err := c.kc.CoreV1().Namespaces().Get(context.Background(), c.ns("vaultwarden"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("something was applied despite the failed pre-flight: %v", err)
+	}
+}
+
+// TestDeployRecoversTerminatingNamespace covers Edge Case 1: a namespace
+// left Terminating by a finalizer is recovered with no manual step.
+func TestDeployRecoversTerminatingNamespace(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("hello")
+	c.mustDeploy("hello")
+	ctx := context.Background()
+	ns := c.ns("hello")
+	_, err := c.kc.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "blocker", Finalizers: []string{"example.com/block"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.kc.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, c.kc, ns, corev1.NamespaceTerminating)
+	res := c.mustDeploy("hello")
+	if !res.Ready {
+		t.Fatal("not ready after recovering the namespace")
+	}
+	if phase := nsPhase(t, c.kc, ns); phase != corev1.NamespaceActive {
+		t.Fatalf("namespace %s is %s", ns, phase)
+	}
+}
+
+// TestDeleteThenDeployAtOnce covers Edge Case 2.
+func TestDeleteThenDeployAtOnce(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("hello")
+	c.mustDeploy("hello")
+	del, err := (&Delete{Env: c.Env, App: "hello"}).Run(context.Background())
+	if err != nil || !del.ClusterCleaned {
+		t.Fatalf("delete: %v %+v", err, del)
+	}
+	if _, err := os.Stat(c.Instance.AppDir("hello")); !os.IsNotExist(err) {
+		t.Fatal("local app dir survived delete")
+	}
+	if v, err := c.Instance.GetConfig("apps.hello"); err == nil {
+		t.Fatalf("config survived delete: %v", v)
+	}
+	c.add("hello")
+	if res := c.mustDeploy("hello"); !res.Ready {
+		t.Fatal("redeploy after delete not ready")
+	}
+}
+
+// TestSecretIsRestored covers Edge Case 4, and that a changed secret rolls
+// the workloads that use it.
+func TestSecretIsRestored(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("postgres")
+	c.mustDeploy("postgres")
+	ctx := context.Background()
+	s := c.secret("postgres", "postgres-secrets")
+	s.Data["password"] = []byte("edited-by-hand")
+	if _, err := c.kc.CoreV1().Secrets(c.ns("postgres")).Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := (&Diff{Env: c.Env, App: "postgres"}).Run(ctx)
+	if err != nil || !d.Drifted {
+		t.Fatalf("a hand-edited secret is drift: %v %+v", err, d)
+	}
+	c.mustDeploy("postgres")
+	want, _ := c.Instance.GetSecret("apps.postgres.password")
+	if got := string(c.secret("postgres", "postgres-secrets").Data["password"]); got != want {
+		t.Fatal("deploy did not restore the secret from secrets.yaml")
+	}
+	before := podTemplateAnnotations(t, c, "postgres", "postgres")
+	if err := c.Instance.SetSecret("apps.postgres.password", "rotated-password-value-123"); err != nil {
+		t.Fatal(err)
+	}
+	res := c.mustDeploy("postgres")
+	if len(res.Restarted) == 0 {
+		t.Fatal("a secret change did not restart its workloads")
+	}
+	if after := podTemplateAnnotations(t, c, "postgres", "postgres"); fmt.Sprint(after) == fmt.Sprint(before) {
+		t.Fatal("pod template unchanged after a secret change")
+	}
+}
+
+func TestDriftIsDetectedAndReconciled(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("hello")
+	c.mustDeploy("hello")
+	ctx := context.Background()
+	d, err := (&Diff{Env: c.Env, App: "hello"}).Run(ctx)
+	if err != nil || d.Drifted {
+		t.Fatalf("fresh deploy shows drift: %v %+v", err, d)
+	}
+	scale, err := c.kc.AppsV1().Deployments(c.ns("hello")).GetScale(ctx, "hello", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 4
+	if _, err := c.kc.AppsV1().Deployments(c.ns("hello")).UpdateScale(ctx, "hello", scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d, err = (&Diff{Env: c.Env, App: "hello"}).Run(ctx)
+	if err != nil || !d.Drifted || !strings.Contains(fmt.Sprint(d.Objects), "replicas: 4") {
+		t.Fatalf("replica drift not reported: %v %+v", err, d)
+	}
+	c.mustDeploy("hello")
+	dep, _ := c.kc.AppsV1().Deployments(c.ns("hello")).Get(ctx, "hello", metav1.GetOptions{})
+	if *dep.Spec.Replicas == 4 {
+		t.Fatal("deploy did not reconcile replicas")
+	}
+	if d, _ := (&Diff{Env: c.Env, App: "hello"}).Run(ctx); d.Drifted {
+		t.Fatal("still drifted after deploy")
+	}
+}
+
+func TestPruneRemovedResource(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("hello")
+	c.mustDeploy("hello")
+	ctx := context.Background()
+	if _, err := c.kc.NetworkingV1().Ingresses(c.ns("hello")).Get(ctx, "hello", metav1.GetOptions{}); err != nil {
+		t.Fatalf("ingress missing before prune: %v", err)
+	}
+	kust := filepath.Join(c.Instance.AppDir("hello"), "kustomization.yaml")
+	b, _ := os.ReadFile(kust)
+	if !strings.Contains(string(b), "ingress.yaml") {
+		t.Fatalf("test assumes hello has an ingress:\n%s", b)
+	}
+	os.WriteFile(kust, []byte(strings.Replace(string(b), "- ingress.yaml\n", "", 1)), 0o644)
+	res := c.mustDeploy("hello")
+	pruned := false
+	for _, ch := range res.Changes {
+		pruned = pruned || (ch.Action == kube.ActionPruned && ch.Ref.Kind == "Ingress")
+	}
+	if !pruned {
+		t.Fatalf("ingress not reported pruned: %+v", res.Changes)
+	}
+	if _, err := c.kc.NetworkingV1().Ingresses(c.ns("hello")).Get(ctx, "hello", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("ingress still there: %v", err)
+	}
+}
+
+// TestConfigChangeRollsOut covers state 3a: a config change recompiles and
+// rolls out a new pod template.
+func TestConfigChangeRollsOut(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("hello")
+	c.mustDeploy("hello")
+	ctx := context.Background()
+	before, _ := c.kc.AppsV1().Deployments(c.ns("hello")).Get(ctx, "hello", metav1.GetOptions{})
+	if err := c.Instance.SetConfig("apps.hello.image", "traefik/whoami:v1.10.4"); err != nil {
+		t.Fatal(err)
+	}
+	dry := c.mustDeploy("hello", func(d *Deploy) { d.DryRun = true })
+	if !strings.Contains(fmt.Sprint(dry.Changes), "traefik/whoami:v1.10.4") {
+		t.Fatalf("dry run does not show the new image: %+v", dry.Changes)
+	}
+	b, _ := os.ReadFile(filepath.Join(c.Instance.AppDir("hello"), "deployment.yaml"))
+	if strings.Contains(string(b), "v1.10.4") {
+		t.Fatal("the dry run wrote the recompiled manifests")
+	}
+	res := c.mustDeploy("hello")
+	if !res.Recompiled {
+		t.Fatal("config change did not recompile")
+	}
+	after, _ := c.kc.AppsV1().Deployments(c.ns("hello")).Get(ctx, "hello", metav1.GetOptions{})
+	if after.Spec.Template.Spec.Containers[0].Image != "traefik/whoami:v1.10.4" || after.Generation == before.Generation {
+		t.Fatalf("no rollout: image %s, generation %d -> %d", after.Spec.Template.Spec.Containers[0].Image, before.Generation, after.Generation)
+	}
+}
+
+func TestNamespaceOwnedByAnotherInstanceIsRefused(t *testing.T) {
+	a := newClusterEnv(t)
+	a.add("hello")
+	a.mustDeploy("hello")
+	b := newClusterEnv(t)
+	if _, err := (&Add{Env: b.Env, App: "hello", Set: map[string]string{"namespace": a.ns("hello")}}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := (&Deploy{Env: b.Env, App: "hello", Timeout: 30 * time.Second}).Run(context.Background())
+	var oe *kube.OwnershipError
+	if !errors.As(err, &oe) {
+		t.Fatalf("deploying into another instance's namespace: %v", err)
+	}
+}
+
+// TestDeleteWithUnreachableCluster: local state is always cleaned, and the
+// result says the cluster was not.
+func TestDeleteWithUnreachableCluster(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("hello")
+	b, _ := os.ReadFile(c.Instance.Path(instance.KubeconfigFile))
+	dead := regexp.MustCompile(`server: https://127\.0\.0\.1:\d+`).ReplaceAll(b, []byte("server: https://127.0.0.1:1"))
+	os.WriteFile(c.Instance.Path(instance.KubeconfigFile), dead, 0o600)
+	res, err := (&Delete{Env: c.Env, App: "hello"}).Run(context.Background())
+	if err != nil {
+		t.Fatalf("delete must succeed locally: %v", err)
+	}
+	if res.ClusterCleaned || !strings.Contains(res.ClusterDetail, "not cleaned") {
+		t.Fatalf("result must say the cluster was not cleaned: %+v", res)
+	}
+	if _, err := os.Stat(c.Instance.AppDir("hello")); !os.IsNotExist(err) {
+		t.Fatal("local state not cleaned")
+	}
+}
+
+// TestAPIServerDiesMidDeploy stops the API server while a deploy waits;
+// the deploy fails with a clear message and a failed record, and after a
+// restart a redeploy converges.
+func TestAPIServerDiesMidDeploy(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("hello")
+	var stopped atomic.Bool
+	_, err := c.deploy("hello", func(d *Deploy) {
+		d.Timeout = 20 * time.Second
+		d.Progress = func([]kube.ResourceStatus) {
+			if stopped.CompareAndSwap(false, true) {
+				clustertest.StopAPIServer(t)
+			}
+		}
+	})
+	if !stopped.Load() {
+		t.Fatal("the deploy never reached the wait")
+	}
+	if err == nil || !strings.Contains(err.Error(), "cannot reach the cluster") && !strings.Contains(err.Error(), "not ready") {
+		t.Fatalf("want a clear failure, got %v", err)
+	}
+	recs, _ := operation.List(c.Instance.Path(instance.OperationsDir), "hello")
+	if len(recs) == 0 || recs[0].Action != "deploy" || recs[0].Status != operation.Failed || recs[0].Error == "" {
+		t.Fatalf("want a failed deploy record, got %+v", recs)
+	}
+	clustertest.StartAPIServer(t)
+	if res := c.mustDeploy("hello"); !res.Ready {
+		t.Fatal("redeploy after the API server came back did not converge")
+	}
+}
+
+// TestEveryCatalogAppWithAVolumeBecomesReady deploys each bundled app
+// that has a PVC; the dev cluster's provisioner must bind them all.
+func TestEveryCatalogAppWithAVolumeBecomesReady(t *testing.T) {
+	c := newClusterEnv(t)
+	pkgs, _ := c.Catalog.List()
+	for _, p := range dependencyOrder(t, pkgs) {
+		c.add(p.Name)
+	}
+	for _, p := range dependencyOrder(t, pkgs) {
+		files, _ := p.Files()
+		if !strings.Contains(strings.Join(files, ","), "pvc.yaml") {
+			continue
+		}
+		res := c.mustDeploy(p.Name, func(d *Deploy) { d.WithDeps = true })
+		if !res.Ready {
+			t.Errorf("%s not ready", p.Name)
+		}
+		pvcs, err := c.kc.CoreV1().PersistentVolumeClaims(c.ns(p.Name)).List(context.Background(), metav1.ListOptions{})
+		if err != nil || len(pvcs.Items) == 0 {
+			t.Fatalf("%s: no PVCs (%v)", p.Name, err)
+		}
+		for _, pvc := range pvcs.Items {
+			if pvc.Status.Phase != corev1.ClaimBound {
+				t.Errorf("%s: PVC %s is %s", p.Name, pvc.Name, pvc.Status.Phase)
+			}
+		}
+	}
+}
+
+func podTemplateAnnotations(t *testing.T, c *clusterEnv, app, name string) map[string]string {
+	dep, err := c.kc.AppsV1().Deployments(c.ns(app)).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dep.Spec.Template.Annotations
+}
+
+func nsPhase(t *testing.T, kc kubernetes.Interface, ns string) corev1.NamespacePhase {
+	n, err := kc.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.Status.Phase
+}
+
+func waitPhase(t *testing.T, kc kubernetes.Interface, ns string, want corev1.NamespacePhase) {
+	deadline := time.Now().Add(20 * time.Second)
+	for nsPhase(t, kc, ns) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("namespace %s never reached %s", ns, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,161 @@
+package lifecycle
+
+import (
+	"context"
+	"sync"
+
+	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/kube"
+	"github.com/wild-cloud/wild/internal/operation"
+)
+
+// Diff compares the live objects of a deployed app with what a deploy
+// would apply (state 3d). Fields owned by controllers do not count.
+type Diff struct {
+	Env
+	App    string
+	Client *kube.Client
+}
+
+// DiffResult lists the per-object differences; Secret values are redacted.
+type DiffResult struct {
+	App     string            `json:"app"`
+	Drifted bool              `json:"drifted"`
+	Objects []kube.ObjectDiff `json:"objects"`
+	Secret  kube.Change       `json:"secret"`
+}
+
+// Run computes the diff without changing anything.
+func (d *Diff) Run(ctx context.Context) (*DiffResult, error) {
+	t, err := loadTarget(d.Instance, d.App)
+	if err != nil {
+		return nil, err
+	}
+	c := d.Client
+	if c == nil {
+		if c, err = clientFor(d.Instance); err != nil {
+			return nil, err
+		}
+	}
+	data, err := secretData(d.Instance, d.App)
+	if err != nil {
+		return nil, err
+	}
+	// Desired objects carry the same secret-hash stamp a deploy would add.
+	kube.StampSecretHash(t.objs, t.secretName(), kube.SecretHash(data))
+	diffs, err := c.Diff(ctx, t.objs, t.inventory())
+	if err != nil {
+		return nil, err
+	}
+	sec, err := c.ApplySecret(ctx, t.namespace, t.secretName(), data, t.inventory().Labels(), true)
+	if err != nil {
+		return nil, err
+	}
+	res := &DiffResult{App: d.App, Objects: diffs, Secret: sec}
+	res.Drifted = kube.Drifted(diffs) || sec.Action != kube.ActionUnchanged
+	return res, nil
+}
+
+// Status reports an app's cluster state.
+type Status struct {
+	Env
+	App    string
+	Client *kube.Client
+}
+
+// StatusResult is `wild app status`.
+type StatusResult struct {
+	App           string            `json:"app"`
+	State         string            `json:"state"`
+	Cluster       *kube.AppStatus   `json:"cluster,omitempty"`
+	LastOperation *operation.Record `json:"lastOperation,omitempty"`
+}
+
+// Run gathers the status.
+func (s *Status) Run(ctx context.Context) (*StatusResult, error) {
+	t, err := loadTarget(s.Instance, s.App)
+	if err != nil {
+		return nil, err
+	}
+	c := s.Client
+	if c == nil {
+		if c, err = clientFor(s.Instance); err != nil {
+			return nil, err
+		}
+	}
+	secrets := []string{t.secretName()}
+	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
+		if references(s.Instance, s.App, dep+"-secrets") {
+			secrets = append(secrets, dep+"-secrets")
+		}
+	}
+	for _, w := range wildcardSecrets {
+		if references(s.Instance, s.App, w) {
+			secrets = append(secrets, w)
+		}
+	}
+	st, err := c.Status(ctx, t.namespace, t.objs, secrets...)
+	if err != nil {
+		return nil, err
+	}
+	res := &StatusResult{App: s.App, Cluster: st}
+	res.State, _ = appState(ctx, s.Instance, c, t)
+	if recs, err := operation.List(s.Instance.Path(instance.OperationsDir), s.App); err == nil && len(recs) > 0 {
+		res.LastOperation = &recs[0]
+	}
+	return res, nil
+}
+
+// appState classifies a deployed app for `wild app list`: stuck (namespace
+// Terminating), added (nothing deployed), degraded (not all Current),
+// drifted (live differs from desired), else deployed.
+func appState(ctx context.Context, inst *instance.Instance, c *kube.Client, t *target) (string, string) {
+	phase, err := c.NamespacePhase(ctx, t.namespace)
+	if err != nil {
+		return StateAdded, "cluster unreachable"
+	}
+	if phase == "Terminating" {
+		return StateStuck, "namespace " + t.namespace + " terminating; wild app deploy " + t.app + " recovers it"
+	}
+	refs, err := c.InventoryRefs(ctx, t.inventory())
+	if err != nil || len(refs) == 0 {
+		return StateAdded, ""
+	}
+	st, err := c.Status(ctx, t.namespace, t.objs)
+	if err != nil {
+		return StateDegraded, oneLine(err)
+	}
+	for _, r := range st.Resources {
+		if r.Status != kube.StatusCurrent {
+			return StateDegraded, r.Ref.Kind + "/" + r.Ref.Name + " " + r.Status
+		}
+	}
+	d, err := (&Diff{Env: Env{Instance: inst}, App: t.app, Client: c}).Run(ctx)
+	if err == nil && d.Drifted {
+		return StateDrifted, "run wild app diff " + t.app
+	}
+	return StateDeployed, ""
+}
+
+// ClusterState returns a ClusterStater for List/Show using one client.
+func ClusterState(inst *instance.Instance) ClusterStater {
+	c, err := clientFor(inst)
+	var once sync.Once
+	return func(ctx context.Context, app string) (string, string) {
+		// One reachability check, so an unreachable cluster costs one
+		// timeout, not one per app.
+		once.Do(func() {
+			if err == nil {
+				err = c.Ping(ctx)
+			}
+		})
+		if err != nil {
+			return StateAdded, "cluster unreachable"
+		}
+		t, terr := loadTarget(inst, app)
+		if terr != nil {
+			return StateAdded, oneLine(terr)
+		}
+		return appState(ctx, inst, c, t)
+	}
+}

@@ -1,0 +1,160 @@
+package lifecycle
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/kube"
+	"github.com/wild-cloud/wild/internal/names"
+)
+
+// target is an added app as the cluster operations see it: its compiled
+// objects, namespace and identity.
+type target struct {
+	app        string
+	manifest   *catalog.Manifest
+	objs       []*unstructured.Unstructured
+	namespace  string
+	instanceID string
+}
+
+// loadTarget reads and builds an added app (kustomize, in-process).
+func loadTarget(inst *instance.Instance, app string) (*target, error) {
+	return loadTargetFrom(inst, app, inst.AppDir(app))
+}
+
+// loadTargetFrom builds the app from dir, e.g. a preview compile.
+func loadTargetFrom(inst *instance.Instance, app, dir string) (*target, error) {
+	if err := names.Validate("app", app); err != nil {
+		return nil, err
+	}
+	m, err := ReadInstalledManifest(inst, app)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, fmt.Errorf("%s is not added to instance %s; add it first: wild app add %s", app, inst.Name, app)
+	}
+	id, err := inst.ID()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := kube.Build(dir)
+	if err != nil {
+		return nil, fmt.Errorf("build apps/%s with kustomize: %w", app, err)
+	}
+	ns, err := namespaceOf(app, objs)
+	if err != nil {
+		return nil, err
+	}
+	return &target{app: app, manifest: m, objs: objs, namespace: ns, instanceID: id}, nil
+}
+
+// namespaceOf takes the app's namespace from its compiled manifests (the
+// Namespace object, else the namespace its objects live in), never from the
+// app name: a user may have renamed it in config.
+func namespaceOf(app string, objs []*unstructured.Unstructured) (string, error) {
+	seen := map[string]bool{}
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" && o.GetAPIVersion() == "v1" {
+			return o.GetName(), nil
+		}
+		if ns := o.GetNamespace(); ns != "" {
+			seen[ns] = true
+		}
+	}
+	if len(seen) == 1 {
+		for ns := range seen {
+			return ns, nil
+		}
+	}
+	if len(seen) == 0 {
+		return "", fmt.Errorf("apps/%s has no namespace: add a namespace.yaml or set namespace: in its kustomization.yaml", app)
+	}
+	return "", fmt.Errorf("apps/%s spans namespaces %s and has no Namespace object; wild deploys one app into one namespace", app, strings.Join(sortedKeys(seen), ", "))
+}
+
+func (t *target) inventory() kube.Inventory {
+	return kube.Inventory{App: t.app, InstanceID: t.instanceID}
+}
+
+func (t *target) owner(inst *instance.Instance) kube.Owner {
+	return kube.Owner{Instance: inst.Name, InstanceID: t.instanceID, App: t.app}
+}
+
+func (t *target) secretName() string { return t.app + "-secrets" }
+
+// secretData turns apps.<app> of secrets.yaml into Secret data, keyed by
+// the path relative to the app (apiKey, dbUrl, db.password).
+func secretData(inst *instance.Instance, app string) (map[string][]byte, error) {
+	d, err := inst.ReadSecrets()
+	if err != nil {
+		return nil, err
+	}
+	prefix := "apps." + app + "."
+	out := map[string][]byte{}
+	for path, n := range d.Leaves([]string{"apps", app}) {
+		if !strings.HasPrefix(path, prefix) {
+			continue
+		}
+		out[strings.TrimPrefix(path, prefix)] = []byte(n.Value)
+	}
+	return out, nil
+}
+
+// references reports whether any compiled resource file of the app
+// mentions s (a secret name); manifest.yaml and .package/ do not count.
+func references(inst *instance.Instance, app, s string) bool {
+	entries, _ := os.ReadDir(inst.AppDir(app))
+	for _, e := range entries {
+		if e.IsDir() || e.Name() == catalog.ManifestFile || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(inst.AppDir(app), e.Name()))
+		if err == nil && bytes.Contains(b, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Wildcard TLS secrets live in cert-manager and are copied into apps whose
+// Ingress uses them.
+var wildcardSecrets = []string{"wildcard-wild-cloud-tls", "wildcard-internal-wild-cloud-tls"}
+
+const certManagerNamespace = "cert-manager"
+
+// depNamespace is where a dependency's Secret lives: its compiled
+// namespace, falling back to its config.
+func depNamespace(inst *instance.Instance, dep string) string {
+	if objs, err := kube.Build(inst.AppDir(dep)); err == nil {
+		if ns, err := namespaceOf(dep, objs); err == nil {
+			return ns
+		}
+	}
+	if v, err := inst.GetConfig("apps." + dep + ".namespace"); err == nil {
+		return fmt.Sprint(v)
+	}
+	return dep
+}
+
+func sortedDeps(m map[string]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, ref := range sortedKeys(m) {
+		if !seen[m[ref]] {
+			out = append(out, m[ref])
+			seen[m[ref]] = true
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,164 @@
+// Package render compiles Wild Directory templates: Go text/template with
+// the sprig library and the gomplate additions app packages use
+// (the strings.* namespace, toYaml, required, ...).
+//
+// It differs from plain text/template in one way that matters to users: a
+// reference to a missing key is an error naming the file, the line and the
+// dotted key, never "<no value>" or an empty string. The exception is a
+// value that is only tested or defaulted ({{ .x | default "y" }},
+// {{ required "msg" .x }}, {{ empty .x }}, {{ coalesce .a .b }}), because
+// that is exactly what those functions are for.
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/template"
+)
+
+// MaxOutput bounds what one template may produce, so a runaway template
+// (a huge range or repeat) fails instead of eating the machine's memory.
+const MaxOutput = 16 << 20
+
+// maxCached bounds the parse cache; past it the cache starts over, which
+// only costs re-parsing.
+const maxCached = 4096
+
+// Engine renders templates. It is safe for concurrent use and caches
+// parsed templates, so rendering the same package twice parses it once.
+type Engine struct {
+	mu    sync.RWMutex
+	cache map[cacheKey]*template.Template
+}
+
+type cacheKey struct{ name, text string }
+
+// New returns an Engine with an empty cache.
+func New() *Engine {
+	return &Engine{cache: map[cacheKey]*template.Template{}}
+}
+
+// File renders a whole template file. name (e.g. "ghost/deployment.yaml")
+// is used in errors.
+func (e *Engine) File(name string, text []byte, data any) ([]byte, error) {
+	if !bytes.Contains(text, []byte("{{")) {
+		return text, nil
+	}
+	out, err := e.execute(name, 1, string(text), data)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// String renders one template string taken from a YAML scalar whose text
+// starts at line `line` of file `name`; error lines count from there.
+func (e *Engine) String(name string, line int, text string, data any) (string, error) {
+	if !strings.Contains(text, "{{") {
+		return text, nil
+	}
+	out, err := e.execute(name, line, text, data)
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
+
+// Check parses text without executing it, so a package can be validated
+// without a config to render it with.
+func (e *Engine) Check(name string, text []byte) error {
+	if !bytes.Contains(text, []byte("{{")) {
+		return nil
+	}
+	_, err := e.parse(name, 1, string(text))
+	return err
+}
+
+func (e *Engine) execute(name string, line int, text string, data any) ([]byte, error) {
+	t, err := e.parse(name, line, text)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	err = t.Execute(&limitWriter{w: &buf, left: MaxOutput}, data)
+	if err != nil {
+		return nil, execError(t, name, line, text, data, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (e *Engine) parse(name string, line int, text string) (*template.Template, error) {
+	key := cacheKey{name, text}
+	e.mu.RLock()
+	t := e.cache[key]
+	e.mu.RUnlock()
+	if t != nil {
+		return t, nil
+	}
+	// Cloning a prepared base copies two maps; Funcs would re-validate
+	// every function by reflection, which was most of a cold parse.
+	base, err := baseTemplate.Clone()
+	if err != nil {
+		return nil, &Error{File: name, Line: line, Msg: err.Error(), Err: err}
+	}
+	t, err = base.New(name).Parse(text)
+	if err != nil {
+		return nil, parseError(name, line, err)
+	}
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil {
+			rewrite(tt.Tree)
+		}
+	}
+	e.mu.Lock()
+	if len(e.cache) >= maxCached {
+		e.cache = map[cacheKey]*template.Template{}
+	}
+	e.cache[key] = t
+	e.mu.Unlock()
+	return t, nil
+}
+
+var baseTemplate = template.Must(template.New("").Option("missingkey=error").Funcs(funcs).Parse(""))
+
+// Error is a template failure: a syntax error, a missing key, or a
+// function that failed. Line is the line in File, counting from 1.
+type Error struct {
+	File string
+	Line int
+	// Key is the full dotted key of a missing (or null) value, e.g.
+	// "apps.db.host"; empty for other errors.
+	Key string
+	// Expr is the template expression that failed, when known.
+	Expr string
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrMissingKey is wrapped by every missing-key Error, for errors.Is.
+var ErrMissingKey = errors.New("missing key")
+
+var errTooLarge = fmt.Errorf("template output exceeds %d MiB", MaxOutput>>20)
+
+type limitWriter struct {
+	w    io.Writer
+	left int
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if len(p) > l.left {
+		return 0, errTooLarge
+	}
+	l.left -= len(p)
+	return l.w.Write(p)
+}
