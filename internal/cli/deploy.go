@@ -13,9 +13,6 @@ import (
 	"github.com/wild-cloud/wild/internal/operation"
 )
 
-// DeployPrecheck is set by git mode to refuse deploying uncommitted edits.
-var DeployPrecheck func(inst *instance.Instance, app string, allowDirty bool) error
-
 func init() {
 	register(31, func(root *cobra.Command, g *Globals) {
 		appCmd.AddCommand(appDeployCmd(g), appDiffCmd(g), appStatusCmd(g), appDeleteCmd(g))
@@ -27,10 +24,9 @@ func init() {
 
 func appDeployCmd(g *Globals) *cobra.Command {
 	d := &lifecycle.Deploy{}
-	var allowDirty bool
 	cmd := &cobra.Command{
-		Use:   "deploy NAME",
-		Short: "Deploy an added app to the cluster and wait until it is ready",
+		Use:   "deploy NAME [NAME...]",
+		Short: "Deploy added apps to the cluster and wait until they are ready",
 		Long: `Deploy an added app: check its dependencies are deployed and ready, recover
 its namespace if a previous delete left it Terminating, create the namespace
 (stamped with this instance as owner), write NAME-secrets from secrets.yaml,
@@ -39,27 +35,33 @@ copy the dependency and TLS secrets it uses, server-side apply its manifests
 
 Deploying an unchanged app changes nothing. If config changed since the last
 compile, the app is recompiled first; if only secrets changed, the workloads
-that use them are restarted.`,
+that use them are restarted. Several apps are deployed in the order given.
+With --no-wait, dependencies must be deployed but need not be ready yet.`,
 		Example: `  wild app deploy ghost
   wild app deploy ghost --with-deps        # deploy mysql first
   wild app deploy ghost --dry-run          # what would change, with diffs
-  wild app deploy ghost --no-wait --timeout 10m`,
-		Args: cobra.ExactArgs(1),
+  wild app deploy postgres gitea --no-wait --timeout 10m`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env, err := g.env()
 			if err != nil {
 				return err
 			}
-			d.Env, d.App = env, args[0]
+			d.Env = env
 			if !g.Printer().Structured() {
 				d.Progress = kube.NewProgress(g.ErrOut, isTTY(g.ErrOut))
 			}
-			if DeployPrecheck != nil {
-				d.Precheck = func(inst *instance.Instance, app string) error { return DeployPrecheck(inst, app, allowDirty) }
+			results, err := d.RunMany(cmd.Context(), args)
+			var v any = results
+			if len(args) == 1 && len(results) == 1 {
+				v = results[0]
 			}
-			res, err := d.Run(cmd.Context())
-			if res != nil && (err == nil || res.DryRun) {
-				if perr := g.Printer().Print(res, func(t *Table) { printDeploy(t, res) }); perr != nil {
+			if len(results) > 0 && (err == nil || d.DryRun) {
+				if perr := g.Printer().Print(v, func(t *Table) {
+					for _, r := range results {
+						printDeploy(t, r)
+					}
+				}); perr != nil {
 					return perr
 				}
 			}
@@ -71,7 +73,7 @@ that use them are restarted.`,
 	f.BoolVar(&d.NoWait, "no-wait", false, "return once applied, without waiting for readiness")
 	f.BoolVar(&d.WithDeps, "with-deps", false, "deploy the app's dependencies first, in dependency order")
 	f.DurationVar(&d.Timeout, "timeout", 5*time.Minute, "how long to wait for readiness")
-	f.BoolVar(&allowDirty, "allow-dirty", false, "git mode: deploy even with uncommitted edits in apps/NAME/")
+	f.BoolVar(&d.AllowDirty, "allow-dirty", false, "git mode: deploy even with uncommitted edits in apps/NAME/")
 	return cmd
 }
 
@@ -200,7 +202,14 @@ func appStatusCmd(g *Globals) *cobra.Command {
 
 func printStatus(t *Table, r *lifecycle.StatusResult) {
 	c := r.Cluster
-	t.Line("%s: %s (namespace %s, %s)", r.App, r.State, c.Namespace, c.NamespacePhase)
+	state := r.State
+	if r.Detail != "" {
+		state += " (" + r.Detail + ")"
+	}
+	t.Line("%s: %s (namespace %s, %s)", r.App, state, c.Namespace, c.NamespacePhase)
+	if r.Customized {
+		t.Line("apps/%s carries committed hand edits (customized): intentional, not drift", r.App)
+	}
 	t.Line("resources:")
 	for _, s := range c.Resources {
 		t.Line("  %-9s %s %s", s.Status, s.Ref, s.Message)

@@ -110,7 +110,7 @@ func (i *Instance) ListSecrets(prefix string) ([]SecretEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []SecretEntry
+	out := []SecretEntry{}
 	for path, n := range d.Leaves(p) {
 		if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
 			continue

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
@@ -27,11 +28,13 @@ type Deploy struct {
 	// Client is reused across dependency deploys; made from the instance's
 	// kubeconfig when nil.
 	Client *kube.Client
-	// Precheck runs before anything touches the cluster, e.g. git mode's
-	// refusal to deploy uncommitted edits.
-	Precheck func(inst *instance.Instance, app string) error
+	// AllowDirty deploys over uncommitted edits in apps/NAME/ (git mode).
+	AllowDirty bool
 
 	deployed map[string]bool
+	// targets caches built apps within one run (RunMany, --with-deps), so a
+	// dependency is built by kustomize once, not once per dependent.
+	targets map[string]*target
 	// buildDir, when set, is a preview compile to deploy from (dry run).
 	buildDir string
 }
@@ -81,8 +84,15 @@ func (d *Deploy) Run(ctx context.Context) (*DeployResult, error) {
 	if d.deployed == nil {
 		d.deployed = map[string]bool{}
 	}
-	t, err := loadTarget(d.Instance, d.App)
+	if d.targets == nil {
+		d.targets = map[string]*target{}
+	}
+	m, err := ReadInstalledManifest(d.Instance, d.App)
 	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		_, err := loadTarget(d.Instance, d.App) // validates the name and says how to add it
 		return nil, err
 	}
 	if d.Client == nil {
@@ -92,7 +102,7 @@ func (d *Deploy) Run(ctx context.Context) (*DeployResult, error) {
 	}
 	var deps []string
 	if d.WithDeps {
-		if deps, err = d.deployDeps(ctx, t); err != nil {
+		if deps, err = d.deployDeps(ctx, m.InstalledAs); err != nil {
 			return nil, err
 		}
 	}
@@ -131,14 +141,14 @@ func clientFor(inst *instance.Instance) (*kube.Client, error) {
 
 // deployDeps deploys every dependency (recursively, each once) before the
 // app, waiting for each to be ready so the app's pre-flight passes.
-func (d *Deploy) deployDeps(ctx context.Context, t *target) ([]string, error) {
+func (d *Deploy) deployDeps(ctx context.Context, installedAs map[string]string) ([]string, error) {
 	var done []string
-	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
+	for _, dep := range sortedDeps(installedAs) {
 		if _, ok := d.deployed[dep]; ok {
 			continue
 		}
 		sub := &Deploy{Env: d.Env, App: dep, DryRun: d.DryRun, NoWait: d.NoWait, WithDeps: true, Timeout: d.Timeout,
-			Progress: d.Progress, Client: d.Client, Precheck: d.Precheck, deployed: d.deployed}
+			Progress: d.Progress, Client: d.Client, AllowDirty: d.AllowDirty, deployed: d.deployed, targets: d.targets}
 		d.logf("deploying dependency %s of %s", dep, d.App)
 		res, err := sub.Run(ctx)
 		if err != nil {
@@ -150,9 +160,9 @@ func (d *Deploy) deployDeps(ctx context.Context, t *target) ([]string, error) {
 }
 
 func (d *Deploy) run(ctx context.Context, op *operation.Op, res *DeployResult) error {
-	if d.Precheck != nil {
-		op.Step("precheck")
-		if err := d.Precheck(d.Instance, d.App); err != nil {
+	if gitmode.IsRepo(d.Instance) {
+		op.Step("git checks")
+		if err := d.gitChecks(); err != nil {
 			return err
 		}
 	}
@@ -212,12 +222,36 @@ func countChanged(cs []kube.Change) int {
 	return n
 }
 
+// gitChecks refuses to deploy unresolved merge conflicts, ever, and
+// uncommitted hand edits unless AllowDirty: what is deployed must be what
+// git records.
+func (d *Deploy) gitChecks() error {
+	if bad, files, err := gitmode.HasConflictMarkers(d.Instance, d.App); err != nil {
+		return err
+	} else if bad {
+		return fmt.Errorf("apps/%s has unresolved merge conflicts in %s; resolve the <<<<<<< markers, then: wild app update %s --continue", d.App, strings.Join(files, ", "), d.App)
+	}
+	if dirty, files, err := gitmode.DirtyApp(d.Instance, d.App); err != nil {
+		return err
+	} else if dirty && !d.AllowDirty {
+		return fmt.Errorf("apps/%s has uncommitted edits (%s); commit them (git add + git commit in %s) or pass --allow-dirty", d.App, strings.Join(files, ", "), d.Instance.Dir)
+	}
+	return nil
+}
+
 // recompile re-adds the app when its config changed since the last compile
 // (state 3a). In a dry run it only says so: a dry run writes nothing.
 func (d *Deploy) recompile(res *DeployResult) error {
 	need, err := NeedsRecompile(d.Instance, d.App)
 	if err != nil || !need {
 		return err
+	}
+	if gitmode.IsRepo(d.Instance) {
+		if custom, err := gitmode.Customized(d.Instance, d.App); err == nil && custom {
+			// Re-rendering would overwrite committed hand edits; they win.
+			d.logf("warning: config of %s changed since it was compiled, but apps/%s has committed hand edits, so it was not recompiled; deploying the committed files (to re-render over your edits: wild app add %s)", d.App, d.App, d.App)
+			return nil
+		}
 	}
 	if d.DryRun {
 		return d.preview(res)
@@ -240,7 +274,20 @@ func (d *Deploy) target() (*target, error) {
 	if d.buildDir != "" {
 		return loadTargetFrom(d.Instance, d.App, d.buildDir)
 	}
-	return loadTarget(d.Instance, d.App)
+	t, err := loadTarget(d.Instance, d.App)
+	if err == nil && d.targets != nil {
+		d.targets[d.App] = t
+	}
+	return t, err
+}
+
+// depTarget returns a dependency's built target, from this run's cache
+// when it was deployed moments ago.
+func (d *Deploy) depTarget(dep string) (*target, error) {
+	if t := d.targets[dep]; t != nil {
+		return t, nil
+	}
+	return loadTarget(d.Instance, dep)
 }
 
 // preview compiles the changed config into a temp dir, so a dry run shows
@@ -269,7 +316,10 @@ func (d *Deploy) preview(res *DeployResult) error {
 func (d *Deploy) checkDeps(ctx context.Context, t *target) error {
 	var notDeployed []string
 	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
-		dt, err := loadTarget(d.Instance, dep)
+		if d.deployed[dep] {
+			continue // deployed (and, unless --no-wait, waited for) in this run
+		}
+		dt, err := d.depTarget(dep)
 		if err != nil {
 			return err
 		}
@@ -282,6 +332,13 @@ func (d *Deploy) checkDeps(ctx context.Context, t *target) error {
 			continue
 		}
 		if d.DryRun {
+			continue
+		}
+		if d.NoWait {
+			// --no-wait never blocks on readiness; the user is told instead.
+			if err := d.Client.Wait(ctx, dt.objs, time.Millisecond, nil); err != nil {
+				d.logf("warning: dependency %s is deployed but not ready yet; %s may not start until it is", dep, d.App)
+			}
 			continue
 		}
 		// A dependency deployed a moment ago (--no-wait) gets a bounded
@@ -368,4 +425,33 @@ func (d *Deploy) secrets(ctx context.Context, t *target, op *operation.Op, res *
 		res.Changes = append(res.Changes, ch)
 	}
 	return nil
+}
+
+// RunMany deploys apps in the given order with one client, each
+// dependency at most once. It stops at the first failure and returns the
+// results so far.
+func (d *Deploy) RunMany(ctx context.Context, apps []string) ([]*DeployResult, error) {
+	var out []*DeployResult
+	if d.deployed == nil {
+		d.deployed = map[string]bool{}
+	}
+	if d.targets == nil {
+		d.targets = map[string]*target{}
+	}
+	for _, app := range apps {
+		if d.deployed[app] {
+			continue
+		}
+		one := *d
+		one.App = app
+		res, err := one.Run(ctx)
+		d.Client = one.Client
+		if res != nil {
+			out = append(out, res)
+		}
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", app, err)
+		}
+	}
+	return out, nil
 }

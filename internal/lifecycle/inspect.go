@@ -2,8 +2,11 @@ package lifecycle
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 
+	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
@@ -67,6 +70,8 @@ type Status struct {
 type StatusResult struct {
 	App           string            `json:"app"`
 	State         string            `json:"state"`
+	Detail        string            `json:"detail,omitempty"`
+	Customized    bool              `json:"customized"`
 	Cluster       *kube.AppStatus   `json:"cluster,omitempty"`
 	LastOperation *operation.Record `json:"lastOperation,omitempty"`
 }
@@ -99,7 +104,8 @@ func (s *Status) Run(ctx context.Context) (*StatusResult, error) {
 		return nil, err
 	}
 	res := &StatusResult{App: s.App, Cluster: st}
-	res.State, _ = appState(ctx, s.Instance, c, t)
+	res.State, res.Detail = appState(ctx, s.Instance, c, t)
+	res.Customized = customized(s.Instance, s.App)
 	if recs, err := operation.List(s.Instance.Path(instance.OperationsDir), s.App); err == nil && len(recs) > 0 {
 		res.LastOperation = &recs[0]
 	}
@@ -134,7 +140,19 @@ func appState(ctx context.Context, inst *instance.Instance, c *kube.Client, t *t
 	if err == nil && d.Drifted {
 		return StateDrifted, "run wild app diff " + t.app
 	}
+	if customized(inst, t.app) {
+		// Committed hand edits are intentional divergence (spec 3d), not drift.
+		return StateDeployed, "customized"
+	}
 	return StateDeployed, ""
+}
+
+func customized(inst *instance.Instance, app string) bool {
+	if !gitmode.IsRepo(inst) {
+		return false
+	}
+	ok, err := gitmode.Customized(inst, app)
+	return err == nil && ok
 }
 
 // ClusterState returns a ClusterStater for List/Show using one client.
@@ -157,5 +175,67 @@ func ClusterState(inst *instance.Instance) ClusterStater {
 			return StateAdded, oneLine(terr)
 		}
 		return appState(ctx, inst, c, t)
+	}
+}
+
+// ClusterHooksFor connects update and rollback to the instance's cluster.
+// Without a kubeconfig the hooks are left out and those steps are skipped.
+func ClusterHooksFor(env Env) ClusterHooks {
+	if _, err := env.Instance.Kubeconfig(); err != nil {
+		return ClusterHooks{}
+	}
+	var c *kube.Client
+	client := func() (*kube.Client, error) {
+		if c != nil {
+			return c, nil
+		}
+		var err error
+		c, err = clientFor(env.Instance)
+		return c, err
+	}
+	deployed := func(ctx context.Context, app string) (bool, error) {
+		cl, err := client()
+		if err != nil {
+			return false, err
+		}
+		t, err := loadTarget(env.Instance, app)
+		if err != nil {
+			return false, err
+		}
+		refs, err := cl.InventoryRefs(ctx, t.inventory())
+		return len(refs) > 0, err
+	}
+	return ClusterHooks{
+		Deployed: deployed,
+		Preview: func(ctx context.Context, app, dir string) (string, error) {
+			if ok, err := deployed(ctx, app); err != nil || !ok {
+				return "", err
+			}
+			cl, _ := client()
+			t, err := loadTargetFrom(env.Instance, app, dir)
+			if err != nil {
+				return "", err
+			}
+			diffs, err := cl.Diff(ctx, t.objs, t.inventory())
+			if err != nil {
+				return "", err
+			}
+			var b strings.Builder
+			for _, d := range diffs {
+				if d.Action == "unchanged" {
+					continue
+				}
+				fmt.Fprintf(&b, "%s %s\n%s", d.Action, d.Ref, d.Unified)
+			}
+			return b.String(), nil
+		},
+		Deploy: func(ctx context.Context, app string) error {
+			cl, err := client()
+			if err != nil {
+				return err
+			}
+			_, err = (&Deploy{Env: env, App: app, Client: cl}).Run(ctx)
+			return err
+		},
 	}
 }
