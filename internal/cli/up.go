@@ -8,6 +8,7 @@ import (
 
 	"github.com/wild-cloud/wild/internal/devcluster"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/lifecycle"
 )
 
 // DevInstance is the instance `wild up` creates for the local cluster.
@@ -32,6 +33,10 @@ minutes), starts it (etcd, kube-apiserver, controller manager, scheduler, kwok
 and a volume provisioner) under <data-dir>/devcluster, creates the instance
 "dev" whose kubeconfig points at it, and selects that instance.
 
+On that cluster wild up also creates self-signed wildcard certificates
+(cert-manager/wildcard-wild-cloud-tls and the internal one), standing in
+for what cert-manager issues on a real cluster.
+
 The control plane is real; the nodes are simulated by kwok, so pods are
 scheduled and reported Running and Ready, but no container actually runs.
 
@@ -55,6 +60,13 @@ wild instance create NAME --domain D --kubeconfig PATH instead.`,
 			inst, created, err := ensureDevInstance(instance.NewStore(dataDir), domain, cl.Kubeconfig)
 			if err != nil {
 				return err
+			}
+			certs, err := lifecycle.EnsureDevCertificates(cmd.Context(), inst)
+			if err != nil {
+				return fmt.Errorf("create the dev wildcard certificates: %w", err)
+			}
+			for _, c := range certs {
+				fmt.Fprintf(g.ErrOut, "created self-signed wildcard certificate %s\n", c)
 			}
 			res := map[string]any{"instance": inst.Name, "created": created, "kubeconfig": cl.Kubeconfig, "server": cl.Server, "clusterDir": cl.Dir}
 			return g.Printer().Print(res, func(t *Table) {

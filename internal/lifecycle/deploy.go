@@ -449,8 +449,11 @@ func (d *Deploy) RunMany(ctx context.Context, apps []string) ([]*DeployResult, e
 		if res != nil {
 			out = append(out, res)
 		}
-		if err != nil {
+		if err != nil && len(apps) > 1 {
 			return out, fmt.Errorf("%s: %w", app, err)
+		}
+		if err != nil {
+			return out, err
 		}
 	}
 	return out, nil
