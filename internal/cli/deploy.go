@@ -289,10 +289,7 @@ func operationListCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			app := ""
-			if len(args) == 1 {
-				app = args[0]
-			}
+			app := optionalArg(args)
 			recs, err := operation.List(inst.Path(instance.OperationsDir), app)
 			if err != nil {
 				return err

@@ -135,10 +135,7 @@ func instanceLogCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			app := ""
-			if len(args) == 1 {
-				app = args[0]
-			}
+			app := optionalArg(args)
 			entries, err := gitmode.Log(inst, app, limit)
 			if err != nil {
 				return err

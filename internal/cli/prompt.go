@@ -37,3 +37,11 @@ func confirm(g *Globals, yes bool, question string) (bool, error) {
 	}
 	return false, ExitCode(1, "cancelled; nothing changed")
 }
+
+// optionalArg returns the single optional positional argument, or "".
+func optionalArg(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return ""
+}

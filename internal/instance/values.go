@@ -35,16 +35,18 @@ func (i *Instance) get(file, path string) (any, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%s has no %s; see what is there with: wild %s get %s", file, path, kindOf(file), parentOr(path))
+		return nil, fmt.Errorf("%s has no %s; see what is there with: %s %s", file, path, browseCommand(file), parentOr(path))
 	}
 	return v, nil
 }
 
-func kindOf(file string) string {
+// browseCommand is how to look around a file without printing secret
+// values: secrets are browsed through the masked listing.
+func browseCommand(file string) string {
 	if file == SecretsFile {
-		return "secret"
+		return "wild secret list"
 	}
-	return "config"
+	return "wild config get"
 }
 
 func parentOr(path string) string {
