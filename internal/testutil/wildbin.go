@@ -28,6 +28,11 @@ func RepoRoot() (string, error) {
 
 // WildBinary builds ./cmd/wild once per test binary and returns its path.
 // Tests run the real binary so they see exactly what a user sees.
+//
+// All test binaries share <repo>/.build/test/wild (git-ignored): each
+// builds to a temp name and renames it into place, so concurrent packages
+// never see a half-written file, a running provisioner keeps the inode it
+// started with, and nothing piles up in /tmp.
 func WildBinary() (string, error) {
 	buildOnce.Do(func() {
 		root, err := RepoRoot()
@@ -35,17 +40,20 @@ func WildBinary() (string, error) {
 			buildErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "wild-test-bin-")
-		if err != nil {
+		dir := filepath.Join(root, ".build", "test")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			buildErr = err
 			return
 		}
-		wildPath = filepath.Join(dir, "wild")
-		cmd := exec.Command("go", "build", "-o", wildPath, "./cmd/wild")
+		tmp := filepath.Join(dir, fmt.Sprintf(".wild-%d", os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/wild")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/wild: %v\n%s", err, out)
+			return
 		}
+		wildPath = filepath.Join(dir, "wild")
+		buildErr = os.Rename(tmp, wildPath)
 	})
 	return wildPath, buildErr
 }
