@@ -245,3 +245,36 @@ func TestRandomSecret(t *testing.T) {
 		seen[s] = true
 	}
 }
+
+// TestDependencyCycleIsRefused: a cycle can only appear when a package
+// gains a requirement on an app that already depends on it; re-adding it
+// from the changed catalog must fail and write nothing.
+func TestDependencyCycleIsRefused(t *testing.T) {
+	env := testEnv(t)
+	add(t, env, "pg", nil)
+	add(t, env, "blog", nil)
+	changed := testCatalog()
+	changed["pg/manifest.yaml"] = &fstest.MapFile{Data: []byte("name: pg\nis: postgres\nversion: 1.1.0\nrequires:\n  - name: blog\ndefaultConfig:\n  namespace: pg\n")}
+	before, _ := os.ReadFile(env.Instance.Path("config.yaml"))
+	_, err := (&Add{Env: Env{Instance: env.Instance, Catalog: catalog.Open(changed)}, App: "pg"}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "dependency cycle: pg -> blog -> pg") {
+		t.Fatalf("want a cycle error, got %v", err)
+	}
+	after, _ := os.ReadFile(env.Instance.Path("config.yaml"))
+	if string(before) != string(after) {
+		t.Fatal("a refused add changed config.yaml")
+	}
+}
+
+func TestDeleteRefusesAnAppOthersNeed(t *testing.T) {
+	env := testEnv(t)
+	add(t, env, "pg", nil)
+	add(t, env, "blog", nil)
+	_, err := (&Delete{Env: env, App: "pg"}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "pg is used by blog") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("want a refusal naming blog and --force, got %v", err)
+	}
+	if _, err := os.Stat(env.Instance.AppDir("pg")); err != nil {
+		t.Fatal("refused delete removed the app")
+	}
+}
