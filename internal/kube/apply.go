@@ -427,6 +427,13 @@ func liveToken(live, desired *unstructured.Unstructured) string {
 	b.WriteString(string(live.GetUID()))
 	if g := live.GetGeneration(); g > 0 {
 		b.WriteString("/g" + strconv.FormatInt(g, 10))
+	} else if owned := ownedFields(live); owned != "" {
+		// Kinds without a generation (PVC, Service, ConfigMap) change
+		// resourceVersion whenever a controller binds or updates them. Our
+		// field manager's entry changes only when someone takes over a field
+		// we own (an Update or a forced apply transfers ownership), which is
+		// exactly drift.
+		b.WriteString("/f" + owned)
 	} else {
 		b.WriteString("/rv" + live.GetResourceVersion())
 	}
@@ -439,6 +446,16 @@ func liveToken(live, desired *unstructured.Unstructured) string {
 	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:12])
+}
+
+// ownedFields is the fieldsV1 set of FieldManager's apply entry, "" if none.
+func ownedFields(live *unstructured.Unstructured) string {
+	for _, m := range live.GetManagedFields() {
+		if m.Manager == FieldManager && m.Operation == metav1.ManagedFieldsOperationApply && m.Subresource == "" && m.FieldsV1 != nil {
+			return m.APIVersion + string(m.FieldsV1.Raw)
+		}
+	}
+	return ""
 }
 
 func entryFor(desired, live *unstructured.Unstructured, hash string) *invEntry {

@@ -342,3 +342,46 @@ spec:
 		t.Errorf("re-apply changed: %+v", res.Changes)
 	}
 }
+
+// TestFastPathSeesTakeoverOfUngenerationedObjects: kinds without a
+// generation (here a ConfigMap) are tokened by our field manager's owned
+// fields. An Update by someone else takes a field over and must be seen
+// and reverted; an unrelated change by another manager must not count.
+func TestFastPathSeesTakeoverOfUngenerationedObjects(t *testing.T) {
+	c := newClient(t)
+	ns := clustertest.Namespace(t)
+	inv := testInventory(t, "cm")
+	objs := objects(t, ns, `apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: NS}
+data:
+  mode: production
+`)
+	mustApply(t, c, objs, ApplyOptions{Prune: true, Inventory: inv})
+	cms := c.Clientset.CoreV1().ConfigMaps(ns)
+
+	// Someone else adds a key we do not own: not drift, and unchanged.
+	cm, _ := cms.Get(testCtx(t), "settings", metav1.GetOptions{})
+	cm.Data["extra"] = "theirs"
+	if _, err := cms.Update(testCtx(t), cm, metav1.UpdateOptions{FieldManager: "someone"}); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustApply(t, c, objs, ApplyOptions{Prune: true, Inventory: inv}); res.Changed() {
+		t.Fatalf("a field we do not own counted as a change: %+v", res.Changes)
+	}
+
+	// Someone else changes a field we own: drift, reverted by the apply.
+	cm, _ = cms.Get(testCtx(t), "settings", metav1.GetOptions{})
+	cm.Data["mode"] = "debug"
+	if _, err := cms.Update(testCtx(t), cm, metav1.UpdateOptions{FieldManager: "someone"}); err != nil {
+		t.Fatal(err)
+	}
+	res := mustApply(t, c, objs, ApplyOptions{Prune: true, Inventory: inv})
+	if res.Count(ActionConfigured) != 1 {
+		t.Fatalf("taken-over field not reconciled: %+v", res.Changes)
+	}
+	cm, _ = cms.Get(testCtx(t), "settings", metav1.GetOptions{})
+	if cm.Data["mode"] != "production" {
+		t.Fatalf("mode = %q after apply", cm.Data["mode"])
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wild-cloud/wild/internal/gitmode"
@@ -397,34 +398,68 @@ func (d *Deploy) secrets(ctx context.Context, t *target, op *operation.Op, res *
 	if ch.Action != kube.ActionUnchanged && ch.Action != kube.ActionCreated {
 		res.Restarted = stamped
 	}
+	return d.copySecrets(ctx, t, labels, op, res)
+}
+
+type secretCopy struct {
+	from, name string
+	tls        bool
+}
+
+// copySecrets copies the dependency and wildcard TLS secrets the app's
+// manifests reference, concurrently: they are independent, and a deploy
+// of many apps does this for each.
+func (d *Deploy) copySecrets(ctx context.Context, t *target, labels map[string]string, op *operation.Op, res *DeployResult) error {
+	text := compiledText(d.Instance, d.App)
+	var copies []secretCopy
 	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
-		name := dep + "-secrets"
-		if !references(d.Instance, d.App, name) {
-			continue
+		if name := dep + "-secrets"; strings.Contains(text, name) {
+			ns, err := d.depNamespace(dep)
+			if err != nil {
+				return err
+			}
+			copies = append(copies, secretCopy{ns, name, false})
 		}
-		ch, err := d.Client.CopySecret(ctx, depNamespace(d.Instance, dep), name, t.namespace, labels, d.DryRun)
-		if err != nil {
-			return fmt.Errorf("copy %s into %s: %w", name, t.namespace, err)
-		}
-		res.Changes = append(res.Changes, ch)
 	}
 	for _, name := range wildcardSecrets {
-		if !references(d.Instance, d.App, name) {
-			continue
+		if strings.Contains(text, name) {
+			copies = append(copies, secretCopy{certManagerNamespace, name, true})
 		}
-		ch, err := d.Client.CopySecret(ctx, certManagerNamespace, name, t.namespace, labels, d.DryRun)
+	}
+	changes := make([]kube.Change, len(copies))
+	errs := make([]error, len(copies))
+	var wg sync.WaitGroup
+	for i, c := range copies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			changes[i], errs[i] = d.Client.CopySecret(ctx, c.from, c.name, t.namespace, labels, d.DryRun)
+		}()
+	}
+	wg.Wait()
+	for i, c := range copies {
 		var nf *kube.SecretNotFoundError
-		if errors.As(err, &nf) {
-			op.Warn("TLS secret %s/%s does not exist, so %s's Ingress has no certificate yet; create it (cert-manager) and redeploy", certManagerNamespace, name, d.App)
-			d.logf("warning: %s/%s not found; the Ingress will serve without it until it exists", certManagerNamespace, name)
-			continue
+		switch {
+		case c.tls && errors.As(errs[i], &nf):
+			op.Warn("TLS secret %s/%s does not exist, so %s's Ingress has no certificate yet; create it (cert-manager) and redeploy", c.from, c.name, d.App)
+			d.logf("warning: %s/%s not found; the Ingress will serve without it until it exists", c.from, c.name)
+		case errs[i] != nil:
+			return fmt.Errorf("copy %s into %s: %w", c.name, t.namespace, errs[i])
+		default:
+			res.Changes = append(res.Changes, changes[i])
 		}
-		if err != nil {
-			return err
-		}
-		res.Changes = append(res.Changes, ch)
 	}
 	return nil
+}
+
+// depNamespace is where a dependency's Secret lives: its compiled
+// namespace (from this run's cache when it was just deployed).
+func (d *Deploy) depNamespace(dep string) (string, error) {
+	dt, err := d.depTarget(dep)
+	if err != nil {
+		return "", fmt.Errorf("dependency %s: %w", dep, err)
+	}
+	return dt.namespace, nil
 }
 
 // RunMany deploys apps in the given order with one client, each

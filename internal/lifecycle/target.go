@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -113,17 +112,22 @@ func secretData(inst *instance.Instance, app string) (map[string][]byte, error) 
 // references reports whether any compiled resource file of the app
 // mentions s (a secret name); manifest.yaml and .package/ do not count.
 func references(inst *instance.Instance, app, s string) bool {
+	return strings.Contains(compiledText(inst, app), s)
+}
+
+// compiledText is every compiled resource file of the app, concatenated.
+func compiledText(inst *instance.Instance, app string) string {
+	var b strings.Builder
 	entries, _ := os.ReadDir(inst.AppDir(app))
 	for _, e := range entries {
 		if e.IsDir() || e.Name() == catalog.ManifestFile || !strings.HasSuffix(e.Name(), ".yaml") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(inst.AppDir(app), e.Name()))
-		if err == nil && bytes.Contains(b, []byte(s)) {
-			return true
+		if c, err := os.ReadFile(filepath.Join(inst.AppDir(app), e.Name())); err == nil {
+			b.Write(c)
 		}
 	}
-	return false
+	return b.String()
 }
 
 // Wildcard TLS secrets live in cert-manager and are copied into apps whose
@@ -131,20 +135,6 @@ func references(inst *instance.Instance, app, s string) bool {
 var wildcardSecrets = []string{"wildcard-wild-cloud-tls", "wildcard-internal-wild-cloud-tls"}
 
 const certManagerNamespace = "cert-manager"
-
-// depNamespace is where a dependency's Secret lives: its compiled
-// namespace, falling back to its config.
-func depNamespace(inst *instance.Instance, dep string) string {
-	if objs, err := kube.Build(inst.AppDir(dep)); err == nil {
-		if ns, err := namespaceOf(dep, objs); err == nil {
-			return ns
-		}
-	}
-	if v, err := inst.GetConfig("apps." + dep + ".namespace"); err == nil {
-		return fmt.Sprint(v)
-	}
-	return dep
-}
 
 func sortedDeps(m map[string]string) []string {
 	var out []string
