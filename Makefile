@@ -21,7 +21,7 @@ build:
 bench: bench-add bench-deploy
 
 bench-add:
-	$(GO) test -run '^$$' -bench 'BenchmarkAdd|BenchmarkRender|BenchmarkProcessSpawn' -benchtime 20x -count 5 ./internal/lifecycle/
+	$(GO) test -run '^$$' -bench 'BenchmarkAdd|BenchmarkCompile|BenchmarkRender|BenchmarkProcessSpawn' -benchtime 20x -count 5 -cpu 1 ./internal/lifecycle/
 
 bench-deploy: cluster-binaries
-	bash bench/deploy.sh
+	ROUNDS=3 bash bench/deploy.sh
