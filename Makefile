@@ -20,7 +20,7 @@ build:
 
 bench: bench-add bench-deploy
 
-bench-add:
+bench-add: cluster-binaries
 	$(GO) test -run '^$$' -bench 'BenchmarkAdd|BenchmarkCompile|BenchmarkRender|BenchmarkProcessSpawn' -benchtime 20x -count 5 -cpu 1 ./internal/lifecycle/
 
 bench-deploy: cluster-binaries

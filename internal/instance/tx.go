@@ -57,7 +57,9 @@ func (tx *Tx) WriteFile(rel string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	staged := fmt.Sprintf("f%d", len(tx.ops))
-	if err := fsutil.WriteFileAtomic(filepath.Join(tx.stage, staged), data, perm); err != nil {
+	// The stage is private until the journal names it, so a plain write
+	// plus fsync is enough here; atomicity comes from the rename at commit.
+	if err := writeSynced(filepath.Join(tx.stage, staged), data, perm); err != nil {
 		return err
 	}
 	tx.ops = append(tx.ops, txOp{Kind: "file", Staged: staged, Target: rel})
@@ -243,4 +245,20 @@ func removeStrayStages(i *Instance, entries []os.DirEntry) error {
 		}
 	}
 	return nil
+}
+
+func writeSynced(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
