@@ -226,18 +226,25 @@ func copyExecutable(src, dst string) error {
 
 // Open returns the cluster recorded in dir, running or not.
 func Open(dir string) (*Cluster, error) {
-	dir, err := filepath.Abs(dir)
+	dir, st, err := recorded(dir)
 	if err != nil {
 		return nil, err
-	}
-	st, err := loadState(dir)
-	if err != nil {
-		return nil, err
-	}
-	if st == nil {
-		return nil, fmt.Errorf("no dev cluster in %s; start one with: wild dev cluster up --dir %s", dir, dir)
 	}
 	return newCluster(dir, st), nil
+}
+
+// recorded loads the state of the cluster recorded in dir (made absolute),
+// or explains how to start one.
+func recorded(dir string) (string, *state, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	st, err := loadState(dir)
+	if err == nil && st == nil {
+		err = fmt.Errorf("no dev cluster in %s; start one with: wild dev cluster up --dir %s", dir, dir)
+	}
+	return dir, st, err
 }
 
 func newCluster(dir string, st *state) *Cluster {

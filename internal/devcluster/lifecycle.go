@@ -79,23 +79,34 @@ func stopAll(st *state, names []string) []error {
 	return errs
 }
 
-// Stop stops one component, e.g. the API server for a fault test.
-func (c *Cluster) Stop(component string) error {
+// lockComponent validates a component name, takes the cluster lock and
+// loads the recorded state, for Stop and Start.
+func (c *Cluster) lockComponent(component string) (*state, func(), error) {
 	if !slices.Contains(Components, component) {
-		return fmt.Errorf("unknown component %q; one of %v", component, Components)
+		return nil, nil, fmt.Errorf("unknown component %q; one of %v", component, Components)
 	}
 	unlock, err := fsutil.Lock(lockPath(c.Dir))
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := loadState(c.Dir)
+	if err == nil && st == nil {
+		err = fmt.Errorf("no dev cluster in %s", c.Dir)
+	}
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
+// Stop stops one component, e.g. the API server for a fault test.
+func (c *Cluster) Stop(component string) error {
+	st, unlock, err := c.lockComponent(component)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := loadState(c.Dir)
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		return fmt.Errorf("no dev cluster in %s", c.Dir)
-	}
 	errs := stopAll(st, []string{component})
 	return errors.Join(append(errs, saveState(c.Dir, st))...)
 }
@@ -105,21 +116,11 @@ func (c *Cluster) Stop(component string) error {
 // starting the API server also restarts its clients), and waits until the
 // cluster is ready again.
 func (c *Cluster) Start(ctx context.Context, component string) error {
-	if !slices.Contains(Components, component) {
-		return fmt.Errorf("unknown component %q; one of %v", component, Components)
-	}
-	unlock, err := fsutil.Lock(lockPath(c.Dir))
+	st, unlock, err := c.lockComponent(component)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := loadState(c.Dir)
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		return fmt.Errorf("no dev cluster in %s", c.Dir)
-	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := c.startDead(ctx, st); err != nil {
@@ -152,16 +153,9 @@ type ComponentStatus struct {
 // Status reports which components of the cluster in dir are running; for
 // the others it includes the end of their logs.
 func Status(dir string) (*ClusterStatus, error) {
-	dir, err := filepath.Abs(dir)
+	dir, st, err := recorded(dir)
 	if err != nil {
 		return nil, err
-	}
-	st, err := loadState(dir)
-	if err != nil {
-		return nil, err
-	}
-	if st == nil {
-		return nil, fmt.Errorf("no dev cluster in %s; start one with: wild dev cluster up --dir %s", dir, dir)
 	}
 	c := newCluster(dir, st)
 	s := &ClusterStatus{Dir: dir, Kubeconfig: c.Kubeconfig, Server: c.Server, Running: true}

@@ -84,6 +84,12 @@ func (c *clusterEnv) mustDeploy(app string, mod ...func(*Deploy)) *DeployResult 
 	return res
 }
 
+func (c *clusterEnv) addAndDeploy(app string) {
+	c.t.Helper()
+	c.add(app)
+	c.mustDeploy(app)
+}
+
 func (c *clusterEnv) secret(app, name string) *corev1.Secret {
 	c.t.Helper()
 	s, err := c.kc.CoreV1().Secrets(c.ns(app)).Get(context.Background(), name, metav1.GetOptions{})
@@ -167,8 +173,7 @@ func TestDeployRefusesUndeployedDependency(t *testing.T) {
 // left Terminating by a finalizer is recovered with no manual step.
 func TestDeployRecoversTerminatingNamespace(t *testing.T) {
 	c := newClusterEnv(t)
-	c.add("hello")
-	c.mustDeploy("hello")
+	c.addAndDeploy("hello")
 	ctx := context.Background()
 	ns := c.ns("hello")
 	_, err := c.kc.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "blocker", Finalizers: []string{"example.com/block"}}}, metav1.CreateOptions{})
@@ -191,8 +196,7 @@ func TestDeployRecoversTerminatingNamespace(t *testing.T) {
 // TestDeleteThenDeployAtOnce covers Edge Case 2.
 func TestDeleteThenDeployAtOnce(t *testing.T) {
 	c := newClusterEnv(t)
-	c.add("hello")
-	c.mustDeploy("hello")
+	c.addAndDeploy("hello")
 	del, err := (&Delete{Env: c.Env, App: "hello"}).Run(context.Background())
 	if err != nil || !del.ClusterCleaned {
 		t.Fatalf("delete: %v %+v", err, del)
@@ -213,8 +217,7 @@ func TestDeleteThenDeployAtOnce(t *testing.T) {
 // the workloads that use it.
 func TestSecretIsRestored(t *testing.T) {
 	c := newClusterEnv(t)
-	c.add("postgres")
-	c.mustDeploy("postgres")
+	c.addAndDeploy("postgres")
 	ctx := context.Background()
 	s := c.secret("postgres", "postgres-secrets")
 	s.Data["password"] = []byte("edited-by-hand")
@@ -245,8 +248,7 @@ func TestSecretIsRestored(t *testing.T) {
 
 func TestDriftIsDetectedAndReconciled(t *testing.T) {
 	c := newClusterEnv(t)
-	c.add("hello")
-	c.mustDeploy("hello")
+	c.addAndDeploy("hello")
 	ctx := context.Background()
 	d, err := (&Diff{Env: c.Env, App: "hello"}).Run(ctx)
 	if err != nil || d.Drifted {
@@ -276,8 +278,7 @@ func TestDriftIsDetectedAndReconciled(t *testing.T) {
 
 func TestPruneRemovedResource(t *testing.T) {
 	c := newClusterEnv(t)
-	c.add("hello")
-	c.mustDeploy("hello")
+	c.addAndDeploy("hello")
 	ctx := context.Background()
 	if _, err := c.kc.NetworkingV1().Ingresses(c.ns("hello")).Get(ctx, "hello", metav1.GetOptions{}); err != nil {
 		t.Fatalf("ingress missing before prune: %v", err)
@@ -305,8 +306,7 @@ func TestPruneRemovedResource(t *testing.T) {
 // rolls out a new pod template.
 func TestConfigChangeRollsOut(t *testing.T) {
 	c := newClusterEnv(t)
-	c.add("hello")
-	c.mustDeploy("hello")
+	c.addAndDeploy("hello")
 	ctx := context.Background()
 	before, _ := c.kc.AppsV1().Deployments(c.ns("hello")).Get(ctx, "hello", metav1.GetOptions{})
 	if err := c.Instance.SetConfig("apps.hello.image", "traefik/whoami:v1.10.4"); err != nil {
@@ -332,8 +332,7 @@ func TestConfigChangeRollsOut(t *testing.T) {
 
 func TestNamespaceOwnedByAnotherInstanceIsRefused(t *testing.T) {
 	a := newClusterEnv(t)
-	a.add("hello")
-	a.mustDeploy("hello")
+	a.addAndDeploy("hello")
 	b := newClusterEnv(t)
 	if _, err := (&Add{Env: b.Env, App: "hello", Set: map[string]string{"namespace": a.ns("hello")}}).Run(context.Background()); err != nil {
 		t.Fatal(err)
