@@ -36,6 +36,9 @@ type Deploy struct {
 	// targets caches built apps within one run (RunMany, --with-deps), so a
 	// dependency is built by kustomize once, not once per dependent.
 	targets map[string]*target
+	// lockHeld is set when the caller (update, rollback) already holds
+	// the app lock; taking it again would wait on ourselves.
+	lockHeld bool
 	// buildDir, when set, is a preview compile to deploy from (dry run).
 	buildDir string
 }
@@ -107,11 +110,13 @@ func (d *Deploy) Run(ctx context.Context) (*DeployResult, error) {
 			return nil, err
 		}
 	}
-	unlock, err := d.Instance.LockApp(d.App)
-	if err != nil {
-		return nil, err
+	if !d.lockHeld {
+		unlock, err := d.Instance.LockApp(d.App)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
-	defer unlock()
 	action := "deploy"
 	if d.DryRun {
 		action = "deploy-dry-run"

@@ -449,3 +449,14 @@ func waitPhase(t *testing.T, kc kubernetes.Interface, ns string, want corev1.Nam
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 30s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

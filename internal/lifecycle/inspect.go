@@ -234,7 +234,8 @@ func ClusterHooksFor(env Env) ClusterHooks {
 			if err != nil {
 				return err
 			}
-			_, err = (&Deploy{Env: env, App: app, Client: cl}).Run(ctx)
+			// Update and rollback call this while holding the app lock.
+			_, err = (&Deploy{Env: env, App: app, Client: cl, lockHeld: true}).Run(ctx)
 			return err
 		},
 	}

@@ -33,7 +33,8 @@ type ClusterHooks struct {
 	Preview func(ctx context.Context, app, dir string) (string, error)
 	// Deployed reports whether the app is deployed.
 	Deployed func(ctx context.Context, app string) (bool, error)
-	// Deploy deploys the app as compiled in the instance.
+	// Deploy deploys the app as compiled in the instance; callers hold the
+	// app lock while calling it.
 	Deploy func(ctx context.Context, app string) error
 }
 
