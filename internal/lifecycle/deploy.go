@@ -212,6 +212,10 @@ func (d *Deploy) run(ctx context.Context, op *operation.Op, res *DeployResult) e
 	op.Step("wait")
 	d.logf("waiting up to %s for %s to be ready", d.Timeout, d.App)
 	if err := d.Client.Wait(ctx, t.objs, d.Timeout, d.Progress); err != nil {
+		var te *kube.WaitTimeoutError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%w; the changes are applied and the cluster keeps trying: follow it with wild app status %s, or wait longer with --timeout", err, d.App)
+		}
 		return err
 	}
 	res.Ready = true
