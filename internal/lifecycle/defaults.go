@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"fmt"
 	"reflect"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -67,10 +66,12 @@ func RenderDefaults(eng *render.Engine, m *catalog.Manifest, ctx Context, existi
 	}
 	for pass := 0; pass < maxPasses; pass++ {
 		view := overlay(asMap(prev), existing)
-		node := yamldoc.Clone(m.DefaultConfig)
-		if err := renderNode(eng, file, m.DefaultConfig, node, ctx.data(view, nil)); err != nil {
+		rendered, err := eng.Node(file, m.DefaultConfig, ctx.data(view, nil))
+		if err != nil {
 			return nil, nil, err
 		}
+		// Without source positions, merged keys are laid out afresh.
+		node := yamldoc.Clone(rendered)
 		cur, err := yamldoc.ToValue(node)
 		if err != nil {
 			return nil, nil, err
@@ -81,28 +82,6 @@ func RenderDefaults(eng *render.Engine, m *catalog.Manifest, ctx Context, existi
 		prev = cur
 	}
 	return nil, nil, fmt.Errorf("%s: defaultConfig values refer to each other in a cycle (through .app); break the loop", file)
-}
-
-// renderNode renders every templated string scalar of src into dst (a
-// clone of src), keeping line numbers from src for errors.
-func renderNode(eng *render.Engine, file string, src, dst *yaml.Node, data any) error {
-	if src.Kind == yaml.ScalarNode {
-		if !strings.Contains(src.Value, "{{") {
-			return nil
-		}
-		out, err := eng.String(file, src.Line, src.Value, data)
-		if err != nil {
-			return err
-		}
-		*dst = *yamldoc.StringNode(out)
-		return nil
-	}
-	for i := range src.Content {
-		if err := renderNode(eng, file, src.Content[i], dst.Content[i], data); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // overlay returns base with top (recursively) laid over it.

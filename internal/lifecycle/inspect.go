@@ -88,14 +88,15 @@ func (s *Status) Run(ctx context.Context) (*StatusResult, error) {
 			return nil, err
 		}
 	}
+	text := compiledText(s.Instance, s.App)
 	secrets := []string{t.secretName()}
 	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
-		if references(s.Instance, s.App, dep+"-secrets") {
+		if strings.Contains(text, dep+"-secrets") {
 			secrets = append(secrets, dep+"-secrets")
 		}
 	}
 	for _, w := range wildcardSecrets {
-		if references(s.Instance, s.App, w) {
+		if strings.Contains(text, w) {
 			secrets = append(secrets, w)
 		}
 	}

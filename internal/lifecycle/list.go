@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/wild-cloud/wild/internal/catalog"
@@ -94,11 +95,7 @@ func summary(m *catalog.Manifest, inCatalog bool) AppSummary {
 }
 
 func sortSummaries(s []AppSummary) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].Name < s[j-1].Name; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
+	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
 }
 
 // AppDetail is `wild app show`.

@@ -109,12 +109,6 @@ func secretData(inst *instance.Instance, app string) (map[string][]byte, error) 
 	return out, nil
 }
 
-// references reports whether any compiled resource file of the app
-// mentions s (a secret name); manifest.yaml and .package/ do not count.
-func references(inst *instance.Instance, app, s string) bool {
-	return strings.Contains(compiledText(inst, app), s)
-}
-
 // compiledText is every compiled resource file of the app, concatenated.
 func compiledText(inst *instance.Instance, app string) string {
 	var b strings.Builder

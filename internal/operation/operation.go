@@ -68,10 +68,6 @@ type Op struct {
 // while long ones (deploy, wait) still show where they are.
 const saveEvery = 500 * time.Millisecond
 
-// Redactor, when set, scrubs secret values from messages before they are
-// stored. Operations set it from the instance's secrets.
-type Redactor func(string) string
-
 // Start creates the record for action on app.
 func Start(opsDir, instance, action, app string) (*Op, error) {
 	if err := names.Validate("app", app); err != nil {
