@@ -123,3 +123,32 @@ func RLock(lockPath string) (unlock func(), err error) {
 	}
 	return func() { _ = fl.Unlock() }, nil
 }
+
+// Poll paces a retry loop that gives up after LockTimeout.
+type Poll struct{ end time.Time }
+
+// Deadline starts a Poll.
+func Deadline() *Poll { return &Poll{end: time.Now().Add(LockTimeout)} }
+
+// Sleep waits a little and reports whether there is time left.
+func (p *Poll) Sleep() bool {
+	if time.Now().After(p.end) {
+		return false
+	}
+	time.Sleep(5 * time.Millisecond)
+	return true
+}
+
+// WriteSyncClose writes data to f, syncs it and closes it, closing f on
+// every path: the tail of every durable write.
+func WriteSyncClose(f *os.File, data []byte) error {
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

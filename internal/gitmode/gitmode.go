@@ -35,6 +35,8 @@ var Ignored = []string{
 	".tx/",
 	".snapshots/",
 	"operations/",
+	".tx-quarantine/",
+	".commit-pending",
 	".*.tmp-*",
 	"*.tmp",
 	"*.swp",
@@ -53,8 +55,12 @@ const (
 	cfgAuto    = "autocommit"
 )
 
-func init() {
-	instance.AfterCommit = append(instance.AfterCommit, afterCommit)
+// NewStore returns the instance store under dataDir whose instances
+// commit every change when they are git repositories.
+func NewStore(dataDir string) *instance.Store {
+	s := instance.NewStore(dataDir)
+	s.AfterCommit = AfterCommit
+	return s
 }
 
 // IsRepo reports whether the instance directory is a git repository.
@@ -198,10 +204,10 @@ func Scope(message string) string {
 	return ""
 }
 
-// afterCommit is the instance hook: one commit per operation. An empty
+// AfterCommit is the instance hook: one commit per operation. An empty
 // message means the operation asked for no commit (an update that left
 // conflict markers: those must never be committed).
-func afterCommit(inst *instance.Instance, message string) error {
+func AfterCommit(inst *instance.Instance, message string) error {
 	if message == "" {
 		return nil
 	}
@@ -240,6 +246,12 @@ func Commit(inst *instance.Instance, message string) (string, error) {
 		if s.Worktree == git.Unmodified && s.Staging == git.Unmodified {
 			continue
 		}
+		if neverStaged(p) {
+			if s.Staging != git.Unmodified && s.Staging != git.Untracked {
+				return "", fmt.Errorf("%s is staged in git, and wild never commits it (credentials or runtime state); unstage it with: git -C %s rm --cached %s", p, inst.Dir, p)
+			}
+			continue
+		}
 		if !inScope(p, scope) {
 			continue
 		}
@@ -261,6 +273,23 @@ func Commit(inst *instance.Instance, message string) (string, error) {
 		return "", fmt.Errorf("git commit: %w", err)
 	}
 	return h.String(), nil
+}
+
+// neverStaged is what stays out of history whatever .gitignore says (a
+// user may edit or drop its lines): credentials, copies of them, records
+// and transaction state.
+func neverStaged(p string) bool {
+	first, _, _ := strings.Cut(p, "/")
+	switch {
+	case p == instance.SecretsFile, p == instance.KubeconfigFile, p == instance.PendingCommitFile,
+		strings.HasSuffix(p, ".lock"):
+		return true
+	}
+	switch first {
+	case ".snapshots", instance.OperationsDir, ".tx", ".tx-quarantine":
+		return true
+	}
+	return false
 }
 
 // inScope: paths outside apps/ always; inside apps/ only the scoped app's

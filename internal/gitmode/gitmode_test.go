@@ -33,7 +33,7 @@ func TestContainsMarkers(t *testing.T) {
 }
 
 func TestInitIgnoresCredentialsAndIsIdempotent(t *testing.T) {
-	inst, err := instance.NewStore(t.TempDir()).Create(instance.CreateOptions{Name: "x", Domain: "example.com"})
+	inst, err := NewStore(t.TempDir()).Create(instance.CreateOptions{Name: "x", Domain: "example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/merge"
 	"github.com/wild-cloud/wild/internal/names"
 )
 
@@ -57,11 +58,11 @@ func DirtyApp(inst *instance.Instance, app string) (bool, []string, error) {
 	return len(files) > 0, files, nil
 }
 
-// Conflict markers exactly as diff3 writes them.
+// Conflict markers exactly as the merge writes them.
 const (
-	MarkerOurs   = "<<<<<<< ours"
-	MarkerSep    = "======="
-	MarkerTheirs = ">>>>>>> theirs"
+	MarkerOurs   = merge.MarkerOurs
+	MarkerSep    = merge.MarkerSep
+	MarkerTheirs = merge.MarkerTheirs
 )
 
 // HasConflictMarkers lists the files of apps/<app>/ (relative to the
@@ -114,24 +115,21 @@ func ContainsMarkers(data []byte) bool {
 	return false
 }
 
-// Recompile compiles an app afresh from its .package/ and the current
-// config, keyed by path relative to apps/<app>/ (without .package/). The
-// lifecycle package sets it; it lives here as a variable because
-// lifecycle imports gitmode, not the other way round.
-var Recompile func(inst *instance.Instance, app string) (map[string][]byte, error)
+// Compiler compiles an app afresh from its .package/ and the current
+// config, keyed by path relative to apps/<app>/ (without .package/).
+// lifecycle.Recompile is one; it is passed in because lifecycle imports
+// gitmode, not the other way round.
+type Compiler func(inst *instance.Instance, app string) (map[string][]byte, error)
 
 // Customized reports whether the committed apps/<app>/ differs from a
 // fresh compile: hand edits the user committed on purpose (spec 3d
 // "intentional drift"), which status shows as "customized", not drift.
-func Customized(inst *instance.Instance, app string) (bool, error) {
+func Customized(inst *instance.Instance, app string, recompile Compiler) (bool, error) {
 	if err := names.Validate("app", app); err != nil {
 		return false, err
 	}
 	if !IsRepo(inst) {
 		return false, nil
-	}
-	if Recompile == nil {
-		return false, fmt.Errorf("gitmode.Customized: no compiler registered (import internal/lifecycle)")
 	}
 	committed, err := AppFilesAt(inst, "HEAD", app)
 	if err != nil {
@@ -140,7 +138,7 @@ func Customized(inst *instance.Instance, app string) (bool, error) {
 	if len(committed) == 0 {
 		return false, nil
 	}
-	fresh, err := Recompile(inst, app)
+	fresh, err := recompile(inst, app)
 	if err != nil {
 		return false, err
 	}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/wild-cloud/wild/internal/fsutil"
-	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
@@ -22,13 +24,20 @@ const (
 	OperationsDir  = "operations"
 	idFile         = "instance-id"
 	txDir          = ".tx"
+	quarantineDir  = ".tx-quarantine"
 )
 
 // Instance is one cluster's data directory.
 type Instance struct {
 	Name string
 	Dir  string
+	// AfterCommit, when set, runs after every committed Update with its
+	// message (git mode makes one commit per operation there).
+	AfterCommit CommitHook
 }
+
+// CommitHook runs after a committed Update.
+type CommitHook func(i *Instance, message string) error
 
 // Path joins rel onto the instance directory.
 func (i *Instance) Path(rel ...string) string {
@@ -80,7 +89,26 @@ func (i *Instance) readDoc(name string) (*yamldoc.Doc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (fix the file by hand; wild will not overwrite it until it parses)", err)
 	}
+	if err := checkSections(d); err != nil {
+		return nil, fmt.Errorf("%w; fix the file by hand", err)
+	}
 	return d, nil
+}
+
+// sections are the top-level keys wild reads as mappings; a hand edit
+// that makes one a value (apps: "x") is reported here, naming the file,
+// rather than later by a template as a missing key.
+var sections = []string{"apps", "cloud", "cluster", "operator"}
+
+func checkSections(d *yamldoc.Doc) error {
+	for _, k := range sections {
+		n, ok := d.Get([]string{k})
+		if !ok || n.Kind == yaml.MappingNode || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null") {
+			continue
+		}
+		return fmt.Errorf("%s:%d: %s must be a mapping of keys to values, not a single value or a list", d.File(), n.Line, k)
+	}
+	return nil
 }
 
 // lockAll takes the config lock and then the secrets lock. The fixed order
@@ -96,19 +124,6 @@ func (i *Instance) lockAll() (func(), error) {
 		return nil, err
 	}
 	return func() { u2(); u1() }, nil
-}
-
-// LockApp serialises long operations (deploy, delete, update) on one app
-// across processes without blocking work on other apps.
-func (i *Instance) LockApp(app string) (func(), error) {
-	if err := names.Validate("app", app); err != nil {
-		return nil, err
-	}
-	dir := i.Path(txDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	return fsutil.Lock(filepath.Join(dir, "app-"+app+".lock"))
 }
 
 // Edit is one locked, atomic change to the instance: config, secrets and
@@ -149,6 +164,9 @@ func (i *Instance) Update(fn func(e *Edit) error) error {
 	if err := i.rollForward(); err != nil {
 		return err
 	}
+	if err := i.recoverPendingCommit(); err != nil {
+		return err
+	}
 	cfg, err := i.ReadConfig()
 	if err != nil {
 		return err
@@ -174,23 +192,60 @@ func (i *Instance) Update(fn func(e *Edit) error) error {
 	if err := stageIfChanged(tx, SecretsFile, sec, origSec, 0o600); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	return i.afterCommit(e.Message)
-}
-
-// AfterCommit hooks run after every committed Update (git mode uses one
-// to make one commit per operation).
-var AfterCommit []func(i *Instance, message string) error
-
-func (i *Instance) afterCommit(msg string) error {
-	for _, h := range AfterCommit {
-		if err := h(i, msg); err != nil {
+	// In a git repository the commit message lands with the change, so a
+	// crash between the two leaves a note that the next operation
+	// finishes first, under this message, not its own.
+	if e.Message != "" && len(tx.ops) > 0 && i.isRepo() {
+		if err := tx.WriteFile(PendingCommitFile, []byte(e.Message), 0o644); err != nil {
 			return err
 		}
 	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return i.finishCommit(e.Message)
+}
+
+// PendingCommitFile holds the message of an operation whose files landed
+// but whose git commit has not been made yet.
+const PendingCommitFile = ".commit-pending"
+
+func (i *Instance) isRepo() bool {
+	st, err := os.Stat(i.Path(".git"))
+	return err == nil && st.IsDir()
+}
+
+func (i *Instance) finishCommit(msg string) error {
+	if err := i.afterCommit(msg); err != nil {
+		return err
+	}
+	if err := os.Remove(i.Path(PendingCommitFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return nil
+}
+
+// recoverPendingCommit makes the commit an interrupted operation did not
+// get to, before anything else changes the instance.
+func (i *Instance) recoverPendingCommit() error {
+	b, err := os.ReadFile(i.Path(PendingCommitFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := i.finishCommit(strings.TrimSpace(string(b))); err != nil {
+		return fmt.Errorf("finish the git commit of an interrupted operation (%q): %w", strings.TrimSpace(string(b)), err)
+	}
+	return nil
+}
+
+func (i *Instance) afterCommit(msg string) error {
+	if i.AfterCommit == nil {
+		return nil
+	}
+	return i.AfterCommit(i, msg)
 }
 
 func stageIfChanged(tx *Tx, name string, d *yamldoc.Doc, orig []byte, perm os.FileMode) error {
@@ -201,7 +256,36 @@ func stageIfChanged(tx *Tx, name string, d *yamldoc.Doc, orig []byte, perm os.Fi
 	if bytes.Equal(b, orig) {
 		return nil
 	}
+	if err := checkReadsBack(d, b); err != nil {
+		return fmt.Errorf("refusing to write %s: %w; nothing was changed", name, err)
+	}
 	return tx.WriteFile(name, b, perm)
+}
+
+// checkReadsBack is the last guard before a write: the bytes must parse
+// and mean what the in-memory document means. wild never writes a file it
+// cannot read back.
+func checkReadsBack(d *yamldoc.Doc, b []byte) error {
+	if err := checkSections(d); err != nil {
+		return err
+	}
+	want, err := d.Map()
+	if err != nil {
+		return err
+	}
+	back, err := yamldoc.Parse(d.File(), b)
+	if err != nil {
+		return fmt.Errorf("the result would not parse (%v)", err)
+	}
+	got, err := back.Map()
+	if err != nil {
+		return fmt.Errorf("the result would not read back (%v)", err)
+	}
+	// Sprint as well: NaN (a hand-written .nan) is never DeepEqual to itself.
+	if !reflect.DeepEqual(got, want) && fmt.Sprint(got) != fmt.Sprint(want) {
+		return fmt.Errorf("the result would not read back as written")
+	}
+	return nil
 }
 
 // recover finishes a transaction a crashed process left behind.

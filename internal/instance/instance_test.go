@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wild-cloud/wild/internal/crashpoint"
 )
 
 func newInstance(t *testing.T) (*Store, *Instance) {
@@ -133,12 +135,12 @@ func TestTxRecoversFromEveryCrashPoint(t *testing.T) {
 			os.MkdirAll(inst.AppDir("ghost"), 0o755)
 			os.WriteFile(filepath.Join(inst.AppDir("ghost"), "old.yaml"), []byte("old"), 0o644)
 			func() {
-				CommitHook = func(p string) {
+				restore := crashpoint.Set(func(p string) {
 					if p == point {
 						panic("crash")
 					}
-				}
-				defer func() { CommitHook = nil; recover() }()
+				})
+				defer func() { restore(); recover() }()
 				inst.Update(func(e *Edit) error {
 					e.Config.Set([]string{"apps", "ghost", "port"}, strNode("1"))
 					e.Secrets.Set([]string{"apps", "ghost", "pw"}, strNode("x"))

@@ -6,8 +6,10 @@ package instance
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,11 +17,14 @@ import (
 
 	"github.com/wild-cloud/wild/internal/fsutil"
 	"github.com/wild-cloud/wild/internal/names"
+	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
 // Store is the set of instances under a data directory.
 type Store struct {
 	DataDir string
+	// AfterCommit is given to every instance the store opens or creates.
+	AfterCommit CommitHook
 }
 
 // NewStore returns the store rooted at dataDir.
@@ -30,6 +35,10 @@ func (s *Store) currentFile() string { return filepath.Join(s.DataDir, "current-
 
 // ErrNotFound is returned for an instance that does not exist.
 var ErrNotFound = errors.New("instance not found")
+
+// ErrNoInstance is returned by Resolve when there is no instance at all
+// and none was named.
+var ErrNoInstance = errors.New("no instance yet")
 
 // CreateOptions are the inputs of Create.
 type CreateOptions struct {
@@ -45,6 +54,9 @@ func (s *Store) Create(o CreateOptions) (*Instance, error) {
 		return nil, err
 	}
 	if err := validateDomain(o.Domain); err != nil {
+		return nil, err
+	}
+	if err := validateEmail(o.Email); err != nil {
 		return nil, err
 	}
 	var kubeconfig []byte
@@ -78,16 +90,22 @@ func (s *Store) Create(o CreateOptions) (*Instance, error) {
 	if err := fsutil.SyncDir(s.root()); err != nil {
 		return nil, err
 	}
-	return &Instance{Name: o.Name, Dir: dir}, nil
+	return &Instance{Name: o.Name, Dir: dir, AfterCommit: s.AfterCommit}, nil
 }
 
 func writeSkeleton(dir string, o CreateOptions, kubeconfig []byte) error {
-	for _, d := range []string{"apps", "operations"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
+	if err := os.MkdirAll(filepath.Join(dir, AppsDir), 0o755); err != nil {
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(initialConfig(o)), 0o644); err != nil {
+	// Operation records may name what failed; only the owner reads them.
+	if err := os.MkdirAll(filepath.Join(dir, OperationsDir), 0o700); err != nil {
+		return err
+	}
+	cfg := []byte(initialConfig(o))
+	if err := checkInitialConfig(cfg, o); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), cfg, 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, SecretsFile), []byte("apps: {}\n"), 0o600); err != nil {
@@ -128,7 +146,43 @@ apps: {}
 `, o.Name, o.Domain, o.Domain, quoteYAML("noreply@"+o.Domain), o.Name, quoteYAML(email))
 }
 
-func quoteYAML(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+// quoteYAML writes s as a double-quoted scalar. JSON's string escapes are
+// a subset of YAML's, so every string reads back exactly.
+func quoteYAML(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// checkInitialConfig proves the generated config reads back with the
+// values given, before anything is written.
+func checkInitialConfig(b []byte, o CreateOptions) error {
+	d, err := yamldoc.Parse(ConfigFile, b)
+	if err != nil {
+		return fmt.Errorf("internal error: generated config does not parse: %w", err)
+	}
+	if v, _, _ := d.Value([]string{"cloud", "domain"}); v != o.Domain {
+		return fmt.Errorf("internal error: domain %q does not read back", o.Domain)
+	}
+	if v, _, _ := d.Value([]string{"operator", "email"}); o.Email != "" && v != o.Email {
+		return fmt.Errorf("internal error: email %q does not read back", o.Email)
+	}
+	return nil
+}
+
+// validateEmail accepts a bare address (me@example.com): no display name,
+// quotes, spaces, backslashes or control characters.
+func validateEmail(e string) error {
+	if e == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(e)
+	bad := err != nil || a.Name != "" || a.Address != e || strings.ContainsAny(e, " \t\r\n\"'\\<>()[],;:") ||
+		strings.IndexFunc(e, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
+	if bad {
+		return fmt.Errorf("invalid email %q: give a plain address such as me@example.com", e)
+	}
+	return nil
+}
 
 func validateDomain(d string) error {
 	if d == "" {
@@ -179,7 +233,7 @@ func (s *Store) Open(name string) (*Instance, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%w: %q; create it with: wild instance create %s --domain example.com", ErrNotFound, name, name)
 	}
-	inst := &Instance{Name: name, Dir: dir}
+	inst := &Instance{Name: name, Dir: dir, AfterCommit: s.AfterCommit}
 	if err := inst.recover(); err != nil {
 		return nil, err
 	}
@@ -223,7 +277,7 @@ func (s *Store) Resolve(explicit string) (*Instance, error) {
 	}
 	switch len(all) {
 	case 0:
-		return nil, fmt.Errorf("no instance yet; create one with: wild instance create NAME --domain example.com (or run: wild up)")
+		return nil, fmt.Errorf("%w; create one with: wild instance create NAME --domain example.com (or run: wild up)", ErrNoInstance)
 	case 1:
 		return s.Open(all[0])
 	}

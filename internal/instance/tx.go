@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/fsutil"
 )
 
@@ -43,10 +45,59 @@ func (i *Instance) begin() (*Tx, error) {
 	return &Tx{inst: i, id: id, stage: stage}, nil
 }
 
-func (tx *Tx) checkRel(rel string) error {
+func (tx *Tx) checkRel(rel string) error { return tx.inst.checkTarget(rel) }
+
+// checkTarget refuses a path that would land outside the instance
+// directory or inside the transaction area: absolute, "..", or through a
+// symlink. It runs when a change is staged and again when a journal is
+// replayed, since a journal on disk may have been crafted.
+func (i *Instance) checkTarget(rel string) error {
 	clean := filepath.Clean(rel)
-	if filepath.IsAbs(rel) || clean == "." || strings.HasPrefix(clean, "..") {
+	if rel == "" || filepath.IsAbs(rel) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") || clean != rel {
 		return fmt.Errorf("path %q escapes the instance directory", rel)
+	}
+	first := strings.SplitN(clean, "/", 2)[0]
+	if first == txDir || first == quarantineDir {
+		return fmt.Errorf("path %q is inside wild's transaction area", rel)
+	}
+	dir := i.Dir
+	parts := strings.Split(clean, "/")
+	for _, part := range parts[:len(parts)-1] {
+		dir = filepath.Join(dir, part)
+		st, err := os.Lstat(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode()&os.ModeSymlink != 0 || !st.IsDir() {
+			return fmt.Errorf("path %q goes through %s, which is not a plain directory (a symlink?); wild writes only inside the instance directory", rel, dir)
+		}
+	}
+	return nil
+}
+
+var stagedName = regexp.MustCompile(`^[fd][0-9]+$`)
+
+// checkJournal validates every op of a journal before any is applied.
+func (i *Instance) checkJournal(ops []txOp) error {
+	for _, op := range ops {
+		switch op.Kind {
+		case "file", "dir":
+			if !stagedName.MatchString(op.Staged) {
+				return fmt.Errorf("staged name %q is not one wild writes", op.Staged)
+			}
+		case "remove":
+			if op.Staged != "" {
+				return fmt.Errorf("a remove op names a staged path %q", op.Staged)
+			}
+		default:
+			return fmt.Errorf("unknown op %q", op.Kind)
+		}
+		if err := i.checkTarget(op.Target); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -93,16 +144,6 @@ func (tx *Tx) RemoveAll(rel string) {
 	}
 }
 
-// CommitHook, when set, runs at named points of Commit. Tests use it to
-// kill the process mid-commit and prove that recovery converges.
-var CommitHook func(point string)
-
-func hook(point string) {
-	if CommitHook != nil {
-		CommitHook(point)
-	}
-}
-
 // Commit applies the staged changes.
 func (tx *Tx) Commit() error {
 	if len(tx.ops) == 0 {
@@ -112,11 +153,11 @@ func (tx *Tx) Commit() error {
 	if err != nil {
 		return err
 	}
-	hook("before-journal")
+	crashpoint.Hit("before-journal")
 	if err := fsutil.WriteFileAtomic(tx.journal(), b, 0o600); err != nil {
 		return err
 	}
-	hook("after-journal")
+	crashpoint.Hit("after-journal")
 	if err := tx.inst.replay(tx.id, tx.ops); err != nil {
 		return fmt.Errorf("commit changes (they will be finished by the next wild command): %w", err)
 	}
@@ -143,7 +184,7 @@ func (i *Instance) replay(id string, ops []txOp) error {
 		if err := applyOp(i, stage, trash, n, op); err != nil {
 			return err
 		}
-		hook(fmt.Sprintf("after-op-%d", n))
+		crashpoint.Hit(fmt.Sprintf("after-op-%d", n))
 	}
 	if err := fsutil.SyncDir(i.Dir); err != nil {
 		return err
@@ -220,14 +261,33 @@ func (i *Instance) rollForward() error {
 			return err
 		}
 		var ops []txOp
-		if err := json.Unmarshal(b, &ops); err != nil {
-			return fmt.Errorf("unreadable transaction journal %s: %w", i.Path(txDir, id+".journal"), err)
+		err = json.Unmarshal(b, &ops)
+		if err == nil {
+			err = i.checkJournal(ops)
+		}
+		if err != nil {
+			return i.quarantine(id, err)
 		}
 		if err := i.replay(id, ops); err != nil {
 			return err
 		}
 	}
 	return removeStrayStages(i, entries)
+}
+
+// quarantine moves a journal that fails its checks (and its staging
+// area) out of the way, so it is never replayed, and says where it went.
+func (i *Instance) quarantine(id string, cause error) error {
+	dst := i.Path(quarantineDir, id+"-"+newID()[:8])
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return err
+	}
+	for _, name := range []string{id + ".journal", id, id + ".trash"} {
+		if err := os.Rename(i.Path(txDir, name), filepath.Join(dst, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return fmt.Errorf("refused transaction journal %s: %v; nothing of it was applied, it was moved to %s (inspect it, then delete it)", id, cause, dst)
 }
 
 func removeStrayStages(i *Instance, entries []os.DirEntry) error {
@@ -252,13 +312,5 @@ func writeSynced(path string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return fsutil.WriteSyncClose(f, data)
 }

@@ -1,9 +1,12 @@
 package instance
 
 import (
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -56,32 +59,104 @@ func parentOr(path string) string {
 	return path
 }
 
+// SetOptions tune SetConfig and SetSecret.
+type SetOptions struct {
+	// Force allows replacing a mapping (e.g. all of apps.postgres) with a
+	// single value. What it replaces is saved first.
+	Force bool
+}
+
+// SetResult says what a set replaced, when it replaced a whole mapping.
+type SetResult struct {
+	Snapshot string `json:"snapshot,omitempty"` // absolute path of the saved old value
+	Undo     string `json:"undo,omitempty"`     // how to put it back
+}
+
 // SetConfig sets a config value. raw is read as YAML (8080 is a number).
 func (i *Instance) SetConfig(path, raw string) error {
+	_, err := i.SetConfigWith(path, raw, SetOptions{})
+	return err
+}
+
+// SetConfigWith is SetConfig with options.
+func (i *Instance) SetConfigWith(path, raw string, o SetOptions) (SetResult, error) {
 	p, err := yamldoc.ParsePath(path)
 	if err != nil {
-		return err
+		return SetResult{}, err
 	}
 	v, err := yamldoc.ParseValue(raw)
 	if err != nil {
-		return err
+		return SetResult{}, err
 	}
-	return i.Update(func(e *Edit) error {
-		e.Message = fmt.Sprintf("config(%s): set %s", scope(p), path)
-		return e.Config.Set(p, v)
-	})
+	return i.set(ConfigFile, p, v, o)
 }
 
 // SetSecret sets a secret value; secrets are always strings.
 func (i *Instance) SetSecret(path, value string) error {
+	_, err := i.SetSecretWith(path, value, SetOptions{})
+	return err
+}
+
+// SetSecretWith is SetSecret with options.
+func (i *Instance) SetSecretWith(path, value string, o SetOptions) (SetResult, error) {
 	p, err := yamldoc.ParsePath(path)
 	if err != nil {
-		return err
+		return SetResult{}, err
 	}
-	return i.Update(func(e *Edit) error {
-		e.Message = fmt.Sprintf("secret(%s): set %s", scope(p), path)
-		return e.Secrets.Set(p, yamldoc.StringNode(value))
+	if err := yamldoc.CheckText(value); err != nil {
+		return SetResult{}, err
+	}
+	return i.set(SecretsFile, p, yamldoc.StringNode(value), o)
+}
+
+func (i *Instance) set(file string, p []string, v *yaml.Node, o SetOptions) (SetResult, error) {
+	var res SetResult
+	path := strings.Join(p, ".")
+	what := strings.TrimSuffix(file, ".yaml")
+	err := i.Update(func(e *Edit) error {
+		doc := e.Config
+		if file == SecretsFile {
+			doc = e.Secrets
+		}
+		e.Message = fmt.Sprintf("%s(%s): set %s", what, scope(p), path)
+		old, exists := doc.Get(p)
+		if exists && old.Kind == yaml.MappingNode && len(old.Content) > 0 && v.Kind != yaml.MappingNode {
+			if !o.Force {
+				return fmt.Errorf("%s holds %d key(s) in %s; setting it to one value would replace them all. Set a key below it (e.g. %s.KEY), or pass --force to replace it (the old value is saved first)", path, len(old.Content)/2, file, path)
+			}
+			snap, err := saveReplaced(e, file, p, old)
+			if err != nil {
+				return err
+			}
+			res.Snapshot = i.Path(snap)
+			res.Undo = undoHint(what, path, res.Snapshot)
+		}
+		return doc.Set(p, v)
 	})
+	return res, err
+}
+
+// saveReplaced stages a copy of the mapping a forced set replaces, as one
+// line of JSON (valid YAML flow), under .snapshots/replaced/ (0600: it
+// may hold secrets; git mode never stages .snapshots/).
+func saveReplaced(e *Edit, file string, p []string, old *yaml.Node) (string, error) {
+	v, err := yamldoc.ToValue(old)
+	if err != nil {
+		return "", fmt.Errorf("%s: %s cannot be read, so it cannot be saved before replacing it; fix it by hand", file, strings.Join(p, "."))
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	rel := filepath.Join(".snapshots", "replaced", fmt.Sprintf("%s-%s-%s.json", time.Now().UTC().Format("20060102T150405Z"), strings.TrimSuffix(file, ".yaml"), strings.Join(p, ".")))
+	return rel, e.WriteFile(rel, append(b, '\n'), 0o600)
+}
+
+func undoHint(what, path, snap string) string {
+	if what == "config" {
+		return fmt.Sprintf(`wild config set %s "$(cat %s)"`, path, snap)
+	}
+	return fmt.Sprintf("copy the keys in %s back under %s in secrets.yaml", snap, path)
 }
 
 // scope names what a path belongs to, for commit messages: the app for

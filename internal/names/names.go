@@ -30,3 +30,21 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// IsReservedNamespace reports a namespace no app may use: the cluster's
+// own (kube-*) and default.
+func IsReservedNamespace(ns string) bool {
+	return ns == "default" || len(ns) >= 5 && ns[:5] == "kube-"
+}
+
+// ValidateNamespace checks an app's namespace: a DNS-1123 label that is
+// not reserved.
+func ValidateNamespace(app, ns string) error {
+	if err := Validate("namespace", ns); err != nil {
+		return fmt.Errorf("app %s: %w", app, err)
+	}
+	if IsReservedNamespace(ns) {
+		return fmt.Errorf("app %s may not use the system namespace %s; give it its own, e.g. --set namespace=%s", app, ns, app)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@
 package operation
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +15,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/fsutil"
 	"github.com/wild-cloud/wild/internal/names"
+	"github.com/wild-cloud/wild/internal/redact"
 )
 
 // Status of an operation or step.
@@ -23,6 +26,11 @@ const (
 	Running   = "running"
 	Succeeded = "succeeded"
 	Failed    = "failed"
+	// Cancelled: the caller cancelled the operation's context.
+	Cancelled = "cancelled"
+	// Interrupted: the operation's deadline passed, or (when listed) its
+	// process died while it was running.
+	Interrupted = "interrupted"
 )
 
 // Step is one timed part of an operation.
@@ -61,6 +69,18 @@ type Op struct {
 	rec   Record
 	step  int // index of the running step, -1 if none
 	saved time.Time
+	obs   event.Observer
+}
+
+// Options are the optional parts of Start.
+type Options struct {
+	// ID, when set, is the record's id (a daemon assigns it before the run
+	// so it can answer with it at once). It must start with "op_" and be a
+	// plain file name.
+	ID string
+	// Observer receives a phase event per step and a warning event per
+	// warning; nil discards them.
+	Observer event.Observer
 }
 
 // saveEvery throttles progress writes: short operations (add) would
@@ -70,20 +90,42 @@ const saveEvery = 500 * time.Millisecond
 
 // Start creates the record for action on app.
 func Start(opsDir, instance, action, app string) (*Op, error) {
+	return StartWith(opsDir, instance, action, app, Options{})
+}
+
+// StartWith is Start with a chosen id and an observer.
+func StartWith(opsDir, instance, action, app string, opts Options) (*Op, error) {
 	if err := names.Validate("app", app); err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
-	id := fmt.Sprintf("op_%s_app_%s_%s", action, app, now.Format("20060102T150405.000000000Z"))
-	id = strings.ReplaceAll(id, ".", "")
-	o := &Op{dir: opsDir, step: -1, rec: Record{
+	id := opts.ID
+	if id == "" {
+		id = NewID(action, app, now)
+	} else if err := validID(id); err != nil {
+		return nil, err
+	}
+	o := &Op{dir: opsDir, step: -1, obs: event.Or(opts.Observer), rec: Record{
 		ID: id, Action: action, App: app, Instance: instance, Status: Running,
 		PID: os.Getpid(), StartedAt: now, Steps: []Step{},
 	}}
-	if err := os.MkdirAll(opsDir, 0o755); err != nil {
+	if err := os.MkdirAll(opsDir, 0o700); err != nil {
 		return nil, err
 	}
 	return o, o.save()
+}
+
+// NewID returns the id Start gives an operation begun at t.
+func NewID(action, app string, t time.Time) string {
+	id := fmt.Sprintf("op_%s_app_%s_%s", action, app, t.UTC().Format("20060102T150405.000000000Z"))
+	return strings.ReplaceAll(id, ".", "")
+}
+
+func validID(id string) error {
+	if !strings.HasPrefix(id, "op_") || strings.ContainsAny(id, "/\\") || strings.Contains(id, "..") || len(id) > 200 {
+		return fmt.Errorf("invalid operation id %q: it must start with op_ and be a plain file name", id)
+	}
+	return nil
 }
 
 // ID returns the record's id.
@@ -94,8 +136,10 @@ func (o *Op) Step(name string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.endStep(Succeeded, "")
-	o.rec.Steps = append(o.rec.Steps, Step{Name: name, Status: Running, StartedAt: time.Now().UTC()})
+	now := time.Now().UTC()
+	o.rec.Steps = append(o.rec.Steps, Step{Name: name, Status: Running, StartedAt: now})
 	o.step = len(o.rec.Steps) - 1
+	o.obs.Observe(event.Event{Kind: event.PhaseStarted, Time: now, App: o.rec.App, Phase: name})
 	if time.Since(o.saved) > saveEvery {
 		_ = o.save()
 	}
@@ -119,8 +163,10 @@ func (o *Op) Note(format string, args ...any) {
 func (o *Op) Warn(format string, args ...any) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.rec.Warnings = append(o.rec.Warnings, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	o.rec.Warnings = append(o.rec.Warnings, msg)
 	_ = o.save()
+	o.obs.Observe(event.Event{Kind: event.Warning, Time: time.Now().UTC(), App: o.rec.App, Phase: o.stepName(), Message: msg})
 }
 
 // Change records one thing the operation changed, e.g. "created Deployment/ghost".
@@ -146,19 +192,42 @@ func (o *Op) endStep(status, errMsg string) {
 	s.Error = errMsg
 	s.DurationMs = time.Since(s.StartedAt).Milliseconds()
 	o.step = -1
+	o.obs.Observe(event.Event{Kind: event.PhaseFinished, Time: time.Now().UTC(), App: o.rec.App, Phase: s.Name,
+		Message: status, Error: errMsg, DurationMs: s.DurationMs})
+}
+
+func (o *Op) stepName() string {
+	if o.step < 0 {
+		return ""
+	}
+	return o.rec.Steps[o.step].Name
 }
 
 // Finish closes the record with err (nil for success) and returns err so
 // callers can write `return op.Finish(err)`.
 func (o *Op) Finish(err error) error {
+	return o.FinishCtx(context.Background(), err)
+}
+
+// FinishCtx is Finish for an operation run under ctx: a failure after ctx
+// was cancelled is recorded as "cancelled" (or "interrupted" when its
+// deadline passed), not as an ordinary failure.
+func (o *Op) FinishCtx(ctx context.Context, err error) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	now := time.Now().UTC()
 	o.rec.FinishedAt = now
 	o.rec.DurationMs = now.Sub(o.rec.StartedAt).Milliseconds()
 	if err != nil {
-		o.endStep(Failed, err.Error())
-		o.rec.Status = Failed
+		status := Failed
+		switch {
+		case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
+			status = Cancelled
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			status = Interrupted
+		}
+		o.endStep(status, err.Error())
+		o.rec.Status = status
 		o.rec.Error = err.Error()
 	} else {
 		o.endStep(Succeeded, "")
@@ -167,7 +236,7 @@ func (o *Op) Finish(err error) error {
 	if serr := o.saveDurable(); serr != nil && err == nil {
 		return serr
 	}
-	return err
+	return redact.Error(err, o.secretValues())
 }
 
 // Record returns a copy of the current record.
@@ -179,23 +248,58 @@ func (o *Op) Record() Record {
 	return r
 }
 
+// secretValues are the instance's secret values (secrets.yaml sits next
+// to the operations directory), read fresh so secrets generated by this
+// operation are covered too.
+func (o *Op) secretValues() []string {
+	return redact.FileValues(filepath.Join(filepath.Dir(o.dir), "secrets.yaml"))
+}
+
+// scrubbed is the record with every secret value removed from its text:
+// whatever an error quoted, a record never holds a secret.
+func (o *Op) scrubbed() Record {
+	values := o.secretValues()
+	r := o.rec
+	s := func(x string) string { return redact.String(x, values) }
+	r.Error = s(r.Error)
+	r.Steps = make([]Step, len(o.rec.Steps))
+	for i, st := range o.rec.Steps {
+		st.Message, st.Error = s(st.Message), s(st.Error)
+		r.Steps[i] = st
+	}
+	r.Warnings = scrubAll(o.rec.Warnings, s)
+	r.Changes = scrubAll(o.rec.Changes, s)
+	return r
+}
+
+func scrubAll(in []string, s func(string) string) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, x := range in {
+		out[i] = s(x)
+	}
+	return out
+}
+
 // save writes progress without fsync: a crash may lose the latest step,
 // never the file. Finish writes durably.
 func (o *Op) save() error {
 	o.saved = time.Now()
-	b, err := json.MarshalIndent(o.rec, "", "  ")
+	b, err := json.MarshalIndent(o.scrubbed(), "", "  ")
 	if err != nil {
 		return err
 	}
-	return fsutil.ReplaceFile(filepath.Join(o.dir, o.rec.ID+".json"), append(b, '\n'), 0o644)
+	return fsutil.ReplaceFile(filepath.Join(o.dir, o.rec.ID+".json"), append(b, '\n'), 0o600)
 }
 
 func (o *Op) saveDurable() error {
-	b, err := json.MarshalIndent(o.rec, "", "  ")
+	b, err := json.MarshalIndent(o.scrubbed(), "", "  ")
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(filepath.Join(o.dir, o.rec.ID+".json"), append(b, '\n'), 0o644)
+	return fsutil.WriteFileAtomic(filepath.Join(o.dir, o.rec.ID+".json"), append(b, '\n'), 0o600)
 }
 
 // List returns records, newest first; app filters when non-empty. A
@@ -246,7 +350,7 @@ func read(path string) (Record, error) {
 		return r, fmt.Errorf("%s: %w", path, err)
 	}
 	if r.Status == Running && !alive(r.PID) {
-		r.Status = "interrupted"
+		r.Status = Interrupted
 	}
 	return r, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/template"
 	"text/template/parse"
+
+	redactpkg "github.com/wild-cloud/wild/internal/redact"
 )
 
 // parseError turns text/template's "template: NAME:LINE: msg" into an
@@ -265,3 +267,47 @@ func walkBranch(b *parse.BranchNode, visit func(parse.Node)) {
 		walk(b.ElseList, visit)
 	}
 }
+
+// redact removes from err every secret value the template could see
+// (leaves under .secrets): a failing {{ range .secrets.pw }} or
+// {{ toDate .secrets.pw }} quotes the value in text/template's message.
+func redact(err error, data any) error {
+	m, _ := data.(map[string]any)
+	values := redactpkg.Values(m["secrets"])
+	if len(values) == 0 {
+		return err
+	}
+	return RedactError(err, values)
+}
+
+// RedactError returns err with every occurrence of values replaced. It
+// keeps *Error's fields and errors.Is working, but no longer unwraps to
+// the original message.
+func RedactError(err error, values []string) error {
+	if err == nil {
+		return nil
+	}
+	scrub := func(s string) string { return redactpkg.String(s, values) }
+	if e, ok := err.(*Error); ok {
+		c := *e
+		c.Msg, c.Expr, c.Key = scrub(e.Msg), scrub(e.Expr), scrub(e.Key)
+		if e.Err != nil {
+			c.Err = &scrubbed{msg: scrub(e.Err.Error()), orig: e.Err}
+		}
+		return &c
+	}
+	if msg := scrub(err.Error()); msg != err.Error() {
+		return &scrubbed{msg: msg, orig: err}
+	}
+	return err
+}
+
+type scrubbed struct {
+	msg  string
+	orig error
+}
+
+func (s *scrubbed) Error() string { return s.msg }
+
+// Is keeps errors.Is(err, ErrMissingKey) and the like working.
+func (s *scrubbed) Is(target error) bool { return errors.Is(s.orig, target) }

@@ -31,6 +31,7 @@ func buildFuncs() template.FuncMap {
 		"repeat":   func(n int, s string) (string, error) { return stringsNS.Repeat(n, s) },
 		"until":    boundedUntil,
 		fnGet:      safeGet,
+		fnStep:     func() (string, error) { return "", nil }, // rebound per execution
 		fnSafeIndex: func(item any, keys ...any) any {
 			v, _ := indexValue(item, keys)
 			return v

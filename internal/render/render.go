@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+	"time"
 )
 
 // MaxOutput bounds what one template may produce, so a runaway template
@@ -83,12 +84,52 @@ func (e *Engine) execute(name string, line int, text string, data any) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	err = t.Execute(&limitWriter{w: &buf, left: MaxOutput}, data)
+	// Each execution counts its own steps, so it runs on a clone that
+	// binds fnStep to a fresh budget.
+	run, err := t.Clone()
 	if err != nil {
-		return nil, execError(t, name, line, text, data, err)
+		return nil, &Error{File: name, Line: line, Msg: err.Error(), Err: err}
+	}
+	b := &budget{steps: MaxSteps, deadline: time.Now().Add(MaxDuration)}
+	run.Funcs(template.FuncMap{fnStep: b.step})
+	var buf bytes.Buffer
+	err = run.Execute(&limitWriter{w: &buf, left: MaxOutput}, data)
+	if err != nil {
+		re := execError(run, name, line, text, data, err)
+		if b.err != nil {
+			if e, ok := re.(*Error); ok {
+				e.Msg, e.Expr = b.err.Error(), ""
+			}
+		}
+		return nil, redact(re, data)
 	}
 	return buf.Bytes(), nil
+}
+
+// MaxSteps and MaxDuration bound one template execution: loop iterations
+// plus template calls, and wall time. Real packages use a few hundred.
+var (
+	MaxSteps    = 1_000_000
+	MaxDuration = 10 * time.Second
+)
+
+type budget struct {
+	steps    int
+	deadline time.Time
+	err      error
+}
+
+var errTooLong = errors.New("template runs too long")
+
+func (b *budget) step() (string, error) {
+	b.steps--
+	switch {
+	case b.steps < 0:
+		b.err = fmt.Errorf("%w: over %d loop iterations and template calls; bound the loop (range over until N, or a smaller number)", errTooLong, MaxSteps)
+	case b.steps%1024 == 0 && time.Now().After(b.deadline):
+		b.err = fmt.Errorf("%w: over %s; bound the loop", errTooLong, MaxDuration)
+	}
+	return "", b.err
 }
 
 func (e *Engine) parse(name string, line int, text string) (*template.Template, error) {
@@ -112,6 +153,7 @@ func (e *Engine) parse(name string, line int, text string) (*template.Template, 
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil {
 			rewrite(tt.Tree)
+			addSteps(tt.Tree)
 		}
 	}
 	e.mu.Lock()

@@ -21,6 +21,7 @@ const (
 	fnGet       = "__wildGet"
 	fnSafeIndex = "__wildIndex"
 	fnOut       = "__wildOut"
+	fnStep      = "__wildStep"
 )
 
 // rewrite edits a parsed tree in place: tolerant functions get safe
@@ -40,6 +41,29 @@ func rewrite(t *parse.Tree) {
 			rewritePipe(n)
 		}
 	})
+}
+
+// addSteps puts a call to fnStep at the start of every loop body and of
+// the template itself (so recursion through {{ template }} counts too).
+// text/template has no limit of its own: an empty nested range over a
+// million items runs forever, holding the instance locks.
+func addSteps(t *parse.Tree) {
+	var lists []*parse.ListNode
+	if t.Root != nil {
+		lists = append(lists, t.Root)
+	}
+	walk(t.Root, func(n parse.Node) {
+		if r, ok := n.(*parse.RangeNode); ok && r.List != nil {
+			lists = append(lists, r.List)
+		}
+	})
+	for _, l := range lists {
+		step := &parse.ActionNode{NodeType: parse.NodeAction, Pos: l.Pos, Pipe: &parse.PipeNode{
+			NodeType: parse.NodePipe, Pos: l.Pos,
+			Cmds: []*parse.CommandNode{{NodeType: parse.NodeCommand, Pos: l.Pos, Args: []parse.Node{ident(fnStep, l.Pos)}}},
+		}}
+		l.Nodes = append([]parse.Node{step}, l.Nodes...)
+	}
 }
 
 func rewritePipe(p *parse.PipeNode) {

@@ -1,6 +1,7 @@
 package yamldoc
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -129,6 +130,143 @@ func TestStringNodeQuotesAmbiguousValues(t *testing.T) {
 			t.Errorf("%q round-tripped to %#v", s, v)
 		}
 	}
+}
+
+func TestSetKeepsAliasedDocumentsParseable(t *testing.T) {
+	src := "common: &common {tz: UTC}\nextra: {<<: *common}\nlist: [*common]\n"
+	for want, edit := range map[string]func(d *Doc) error{
+		"UTC":  func(d *Doc) error { v, _ := ParseValue("none"); return d.Set([]string{"common"}, v) },
+		"UTC ": func(d *Doc) error { d.Delete([]string{"common"}); return nil },
+		"CET":  func(d *Doc) error { return d.Set([]string{"common", "tz"}, StringNode("CET")) },
+	} {
+		d, err := Parse("c.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := edit(d); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := d.Encode()
+		back, err := Parse("c.yaml", out)
+		if err != nil {
+			t.Fatalf("edited document does not parse: %v\n%s", err, out)
+		}
+		m, err := back.Map()
+		if err != nil {
+			t.Fatalf("edited document does not decode: %v\n%s", err, out)
+		}
+		if tz := m["extra"].(map[string]any)["tz"]; tz != strings.TrimSpace(want) {
+			t.Fatalf("extra.tz = %v after editing common\n%s", tz, out)
+		}
+	}
+	// Setting under an alias changes only that path, not the anchor.
+	d, _ := Parse("c.yaml", []byte("a: &x {k: 1}\nb: *x\n"))
+	if err := d.Set([]string{"b", "k"}, StringNode("2")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := d.Value([]string{"a", "k"}); v != 1 {
+		t.Fatalf("a.k = %v after setting b.k", v)
+	}
+	// Defaults merged from another document carry no dangling alias.
+	src2, _ := Parse("m.yaml", []byte("base: &b {x: 1}\ndefaults: {one: *b, two: {<<: *b}}\n"))
+	def, _ := src2.Get([]string{"defaults"})
+	dst := New("c.yaml")
+	if _, err := dst.MergeDefaults([]string{"apps", "a"}, def); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := dst.Encode()
+	if _, err := Parse("c.yaml", out); err != nil || strings.Contains(string(out), "*") {
+		t.Fatalf("merged defaults: %v\n%s", err, out)
+	}
+}
+
+func TestCommandLineValuesArePlain(t *testing.T) {
+	cases := map[string]any{
+		"8080": 8080, "true": true, "[1, 2]": []any{1, 2}, `"8080"`: "8080",
+		"!!int abc": "!!int abc", "!!binary aGk=": "!!binary aGk=", "&a x": "&a x", "*a": "*a",
+		"a\nb": "a\nb", "  lead\n\ttab\n\n": "  lead\n\ttab\n\n", "x # y": "x # y",
+		"{<<: {a: 1}}": "{<<: {a: 1}}", "[!!int x]": "[!!int x]",
+	}
+	for in, want := range cases {
+		n, err := ParseValue(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := New("c.yaml")
+		_ = d.Set([]string{"k"}, n)
+		out, _ := d.Encode()
+		back, err := Parse("c.yaml", out)
+		if err != nil {
+			t.Fatalf("%q: %v\n%s", in, err, out)
+		}
+		got, _, err := back.Value([]string{"k"})
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprintf("%T", got) != fmt.Sprintf("%T", want) {
+			t.Errorf("%q read back as %#v (%v), want %#v\n%s", in, got, err, want, out)
+		}
+		if strings.Contains(in, "\n") && !strings.Contains(string(out), "|") {
+			t.Errorf("%q not kept as a literal block:\n%s", in, out)
+		}
+	}
+	if _, err := ParseValue("\xff"); err == nil {
+		t.Error("invalid UTF-8 accepted")
+	}
+}
+
+func TestDecodeErrorsNameFileAndKey(t *testing.T) {
+	d, err := Parse("/i/secrets.yaml", []byte("apps:\n  db:\n    password: !!int hunter2-secret\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Map()
+	if err == nil || !strings.Contains(err.Error(), "/i/secrets.yaml:3: apps.db.password") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("decode error = %v", err)
+	}
+	bomb := "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+	d, _ = Parse("/i/config.yaml", []byte(bomb))
+	if _, err := d.Map(); err == nil || !strings.Contains(err.Error(), "/i/config.yaml") || !strings.Contains(err.Error(), "aliasing") {
+		t.Fatalf("alias bomb error = %v", err)
+	}
+	if err := New("/i/secrets.yaml").Set([]string{"apps"}, StringNode("s")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzStringRoundTrip: any text set as a string reads back byte for byte,
+// through a document that parses, whatever the document already held.
+func FuzzStringRoundTrip(f *testing.F) {
+	for _, s := range []string{"a\nb", "x\\", "\\x41", " lead", "trail ", "\n", "a\n\n", "\t\n x", "#", "- a", "\u2028", "\ufeffa", "a\r\nb", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		for _, n := range []func() (*yaml.Node, error){
+			func() (*yaml.Node, error) { return StringNode(value), CheckText(value) },
+			func() (*yaml.Node, error) { return ParseValue(value) },
+		} {
+			node, err := n()
+			if err != nil {
+				return
+			}
+			d, _ := Parse("f.yaml", []byte(handEdited))
+			if err := d.Set([]string{"apps", "ghost", "v"}, node); err != nil {
+				t.Fatal(err)
+			}
+			out, err := d.Encode()
+			if err != nil {
+				t.Fatalf("encode %q: %v", value, err)
+			}
+			back, err := Parse("f.yaml", out)
+			if err != nil {
+				t.Fatalf("output does not parse: %v\n%s", err, out)
+			}
+			got, _ := back.Get([]string{"apps", "ghost", "v"})
+			if node.Kind == yaml.ScalarNode && node.Tag == "!!str" && (got.Value != node.Value || got.ShortTag() != "!!str") {
+				t.Fatalf("set %q, read back %q (%s)\n%s", node.Value, got.Value, got.ShortTag(), out)
+			}
+			if _, err := back.Map(); err != nil {
+				t.Fatalf("output does not decode: %v\n%s", err, out)
+			}
+		}
+	})
 }
 
 // FuzzSetGet checks the setter and merger never panic, always produce

@@ -1,0 +1,40 @@
+package operation
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/wild-cloud/wild/internal/event"
+)
+
+func TestChosenIDEventsAndCancellation(t *testing.T) {
+	dir := t.TempDir()
+	rec := &event.Recorder{}
+	op, err := StartWith(dir, "home", "deploy", "ghost", Options{ID: "op_given_42", Observer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.Step("apply")
+	op.Warn("careful")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := op.FinishCtx(ctx, ctx.Err()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("FinishCtx returned %v", err)
+	}
+	r, err := Get(dir, "op_given_42")
+	if err != nil || r.Status != Cancelled || r.Warnings[0] != "careful" {
+		t.Fatalf("record: %+v %v", r, err)
+	}
+	var kinds []event.Kind
+	for _, e := range rec.Events() {
+		kinds = append(kinds, e.Kind)
+	}
+	want := []event.Kind{event.PhaseStarted, event.Warning, event.PhaseFinished}
+	if len(kinds) != len(want) || kinds[0] != want[0] || kinds[1] != want[1] || kinds[2] != want[2] {
+		t.Errorf("events %v, want %v", kinds, want)
+	}
+	if _, err := StartWith(dir, "home", "deploy", "ghost", Options{ID: "../x"}); err == nil {
+		t.Error("a path as id was accepted")
+	}
+}
