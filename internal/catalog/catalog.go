@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,7 +42,11 @@ func OpenDir(dir string) (*Catalog, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("open Wild Directory %s: not a directory; check --directory or WILD_DIRECTORY", dir)
 	}
-	return Open(os.DirFS(dir)), nil
+	g, err := newGuardFS(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open Wild Directory: %w", err)
+	}
+	return Open(g), nil
 }
 
 // Bundled is the catalog compiled into the binary from the repo's
@@ -58,29 +64,52 @@ type Package struct {
 // load is not skipped silently: the valid ones are returned together with
 // an error naming each broken one.
 func (c *Catalog) List() ([]*Package, error) {
+	pkgs, broken, err := c.Scan()
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(broken))
+	for i, b := range broken {
+		errs[i] = b.Err
+	}
+	return pkgs, errors.Join(errs...)
+}
+
+// Broken is a package directory that failed to load; Err names file:line.
+type Broken struct {
+	Name string
+	Err  error
+}
+
+// Scan loads every package, sorted by name. One broken package never
+// hides the others: it is returned in broken, and err is only for a
+// directory that cannot be read at all.
+func (c *Catalog) Scan() (pkgs []*Package, broken []Broken, err error) {
 	entries, err := fs.ReadDir(c.fsys, ".")
 	if err != nil {
-		return nil, fmt.Errorf("read Wild Directory: %w", err)
+		return nil, nil, fmt.Errorf("read Wild Directory: %w", err)
 	}
-	var pkgs []*Package
-	var errs []error
 	for _, e := range entries {
+		if e.Type()&fs.ModeSymlink != 0 {
+			broken = append(broken, Broken{e.Name(), linkError(c.fsys, e.Name())})
+			continue
+		}
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_") {
 			continue
 		}
 		if err := names.Validate("app", e.Name()); err != nil {
-			errs = append(errs, fmt.Errorf("Wild Directory entry %s: %w", e.Name(), err))
+			broken = append(broken, Broken{e.Name(), fmt.Errorf("Wild Directory entry %s: %w", e.Name(), err)})
 			continue
 		}
 		p, err := c.load(e.Name())
 		if err != nil {
-			errs = append(errs, err)
+			broken = append(broken, Broken{e.Name(), err})
 			continue
 		}
 		pkgs = append(pkgs, p)
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Name < pkgs[j].Name })
-	return pkgs, errors.Join(errs...)
+	return pkgs, broken, nil
 }
 
 // Get loads one package by name.
@@ -116,7 +145,7 @@ func (c *Catalog) load(name string) (*Package, error) {
 		return nil, err
 	}
 	if m.Name != name {
-		return nil, &ManifestError{File: file, Line: 1, Msg: fmt.Sprintf("name %q does not match the package directory %q", m.Name, name)}
+		return nil, &ManifestError{File: file, Line: nameLine(data), Rule: "name-mismatch", Msg: fmt.Sprintf("name %q does not match the package directory %q", m.Name, name)}
 	}
 	return &Package{Name: name, Manifest: m, FS: sub}, nil
 }
@@ -128,6 +157,9 @@ func (p *Package) Files() ([]string, error) {
 	err := fs.WalkDir(p.FS, ".", func(f string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("app package %s: %w", p.Name, linkError(p.FS, f))
 		}
 		if d.Type().IsRegular() {
 			files = append(files, f)
@@ -160,15 +192,19 @@ func (p *Package) Hashes() (map[string]string, error) {
 	return out, nil
 }
 
-// Compile renders every package file except manifest.yaml with config
-// (the app's own config section, which is all resource templates see).
-// Keys are the package-relative paths.
+// Compile renders every file Kustomize reads, with config (the app's own
+// config section, which is all resource templates see): the YAML
+// resources, then the files the kustomizations' configMapGenerator and
+// secretGenerator read (files:, envs:), such as gitea.env. Other files
+// are copied as they are. A "{{" left in a rendered file is an error
+// naming file:line. Keys are the package-relative paths.
 func (p *Package) Compile(e *render.Engine, config any) (map[string][]byte, error) {
 	files, err := p.Files()
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string][]byte, len(files))
+	rendered := map[string]bool{}
 	for _, f := range files {
 		if f == ManifestFile {
 			continue
@@ -177,21 +213,66 @@ func (p *Package) Compile(e *render.Engine, config any) (map[string][]byte, erro
 		if err != nil {
 			return nil, fmt.Errorf("read %s/%s: %w", p.Name, f, err)
 		}
-		if !IsTemplate(f) {
-			out[f] = data
-			continue
+		out[f] = data
+		if IsTemplate(f) {
+			if out[f], err = e.File(path.Join(p.Name, f), data, config); err != nil {
+				return nil, err
+			}
+			rendered[f] = true
 		}
-		r, err := e.File(path.Join(p.Name, f), data, config)
-		if err != nil {
+	}
+	gen, err := p.generatorFiles(out)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range gen {
+		data, ok := out[f]
+		if !ok || rendered[f] {
+			continue // a missing file is Kustomize's error to report, with its context
+		}
+		if out[f], err = e.File(path.Join(p.Name, f), data, config); err != nil {
 			return nil, err
 		}
-		out[f] = r
+		rendered[f] = true
+	}
+	for _, f := range slices.Sorted(maps.Keys(rendered)) {
+		if line := LeftoverTemplate(out[f]); line > 0 {
+			return nil, &render.Error{File: path.Join(p.Name, f), Line: line, Msg: `"{{" is left after rendering; a template must not produce one (write it as {{ "{{" }} only where the app itself reads templates, and say so in a comment)`}
+		}
 	}
 	return out, nil
 }
 
-// IsTemplate says which files are templates: the Kustomize resources.
-// Documentation is copied as is, so a README may show {{ .domain }}.
+// generatorFiles lists the files the package's kustomizations feed to
+// generators, read from the rendered kustomization files in out.
+func (p *Package) generatorFiles(out map[string][]byte) ([]string, error) {
+	var gen []string
+	for _, f := range slices.Sorted(maps.Keys(out)) {
+		if !IsKustomization(f) {
+			continue
+		}
+		k, err := ParseKustomization(path.Join(p.Name, f), out[f])
+		if err != nil {
+			return nil, err
+		}
+		gen = append(gen, k.GeneratorFiles(path.Dir(f))...)
+	}
+	return gen, nil
+}
+
+// IsTemplate says which files are always templates: the Kustomize
+// resources. Generator inputs are found through the kustomization;
+// documentation is copied as is, so a README may show {{ .domain }}.
 func IsTemplate(f string) bool {
-	return strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml")
+	return strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml") || path.Base(f) == "Kustomization"
+}
+
+// nameLine is the line of the top-level name key, or 1.
+func nameLine(data []byte) int {
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "name:") {
+			return i + 1
+		}
+	}
+	return 1
 }

@@ -108,7 +108,6 @@ func TestParseManifestErrors(t *testing.T) {
 		{"tab", "name: a\n\tis: b\n", 2, "invalid YAML"},
 		{"empty", "", 0, "empty"},
 		{"not a mapping", "- a\n", 1, "must be a mapping"},
-		{"unknown key", "name: a\nport: 80\n", 2, `unknown key "port"`},
 		{"duplicate key", "name: a\nname: b\n", 2, `duplicate key "name"`},
 		{"no name", "is: a\n", 1, "app name is empty"},
 		{"upper-case name", "name: Ghost\n", 1, "invalid app name"},
@@ -159,7 +158,7 @@ func testFS() fstest.MapFS {
 		"good/sub/extra.yaml":      {Data: []byte("x: 1\n")},
 		"good/README.md":           {Data: []byte("# good {{ not a template }}\n")},
 		"mismatch/manifest.yaml":   {Data: []byte("name: other\n")},
-		"broken/manifest.yaml":     {Data: []byte("name: broken\nbogus: 1\n")},
+		"broken/manifest.yaml":     {Data: []byte("name: broken\nrequires: 1\n")},
 		"nomanifest/service.yaml":  {Data: []byte("x: 1\n")},
 		"Upper/manifest.yaml":      {Data: []byte("name: upper\n")},
 		".git/config":              {Data: []byte("")},
@@ -222,7 +221,7 @@ func TestGet(t *testing.T) {
 	if _, err := c.Get("mismatch"); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Errorf("mismatch: %v", err)
 	}
-	if _, err := c.Get("broken"); err == nil || !strings.Contains(err.Error(), "broken/manifest.yaml:2: unknown key") {
+	if _, err := c.Get("broken"); err == nil || !strings.Contains(err.Error(), "broken/manifest.yaml:2: requires must be a list") {
 		t.Errorf("broken: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wild-cloud/wild/internal/names"
+	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
 // Manifest is an app package's manifest.yaml (spec "App Manifest
@@ -28,9 +29,33 @@ type Manifest struct {
 	DefaultConfig   *yaml.Node
 	DefaultSecrets  []SecretDefault
 	RequiredSecrets []string // "<ref>.<key>"
+	// Restore declares what a blue-green restore must patch (seed 004,
+	// "Deterministic patching"); nil when the package declares nothing.
+	Restore *Restore
 	// InstalledAs maps a requires ref to the installed app that satisfies
 	// it. Only the instance copy carries it.
 	InstalledAs map[string]string `yaml:"installedAs,omitempty"`
+	// Warnings are problems that do not stop the package from loading,
+	// such as unknown keys (kept so packages stay forward-compatible).
+	Warnings []*ManifestError
+}
+
+// Restore is the manifest's `restore:` field: the app's data, named so
+// a restore into a standby can rename it deterministically.
+type Restore struct {
+	Databases []RestoreDatabase
+	// Volumes are the names of the app's PersistentVolumeClaims.
+	Volumes []string
+}
+
+// RestoreDatabase is one database of the app.
+type RestoreDatabase struct {
+	// ConfigKey is the dotted path, within the app's config, of the
+	// value holding the database name (e.g. dbName).
+	ConfigKey string
+	// SecretKeys are the app's secret keys whose values embed the
+	// database name (e.g. a dbUrl), to rewrite on restore.
+	SecretKeys []string
 }
 
 // Requirement is one `requires` entry: an app type (matched against other
@@ -72,6 +97,9 @@ type ManifestError struct {
 	File string
 	Line int // 0 when no line applies
 	Msg  string
+	// Rule names the kind of problem for the linter (e.g. "unknown-key");
+	// empty for a general manifest error.
+	Rule string
 }
 
 func (e *ManifestError) Error() string {
@@ -130,12 +158,21 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 	return p.m, nil
 }
 
+// TopLevelKeys are the manifest keys this version understands.
+var TopLevelKeys = []string{"name", "is", "description", "version", "icon", "requires", "defaultConfig", "defaultSecrets", "requiredSecrets", "restore", "installedAs"}
+
+func (p *parser) ruleErr(n *yaml.Node, rule, format string, args ...any) error {
+	e := p.errf(n, format, args...).(*ManifestError)
+	e.Rule = rule
+	return e
+}
+
 func (p *parser) top(root *yaml.Node) error {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if seen[k.Value] {
-			return p.errf(k, "duplicate key %q", k.Value)
+			return p.ruleErr(k, "duplicate-key", "duplicate key %q", k.Value)
 		}
 		seen[k.Value] = true
 		var err error
@@ -160,8 +197,12 @@ func (p *parser) top(root *yaml.Node) error {
 			err = p.requiredSecrets(v)
 		case "installedAs":
 			err = p.installedAs(v)
+		case "restore":
+			err = p.restore(v)
 		default:
-			return p.errf(k, "unknown key %q (known: name, is, description, version, icon, requires, defaultConfig, defaultSecrets, requiredSecrets, installedAs)", k.Value)
+			w := p.errf(k, "unknown key %q, ignored (known: %s)", k.Value, strings.Join(TopLevelKeys, ", ")).(*ManifestError)
+			w.Rule = "unknown-key"
+			p.m.Warnings = append(p.m.Warnings, w)
 		}
 		if err != nil {
 			return err
@@ -209,6 +250,9 @@ func (p *parser) fields(what string, n *yaml.Node, known ...string) (map[string]
 		}
 		if _, dup := out[k.Value]; dup {
 			return nil, p.errf(k, "duplicate key %q in %s", k.Value, what)
+		}
+		if isUnquotedTemplate(v) {
+			return nil, p.unquoted(v)
 		}
 		if v.Kind != yaml.ScalarNode {
 			return nil, p.errf(v, "%s.%s must be a single value", what, k.Value)
@@ -272,6 +316,9 @@ func (p *parser) defaultConfig(v *yaml.Node) error {
 func checkKeys(p *parser, n *yaml.Node) error {
 	switch n.Kind {
 	case yaml.MappingNode:
+		if isUnquotedTemplate(n) {
+			return p.unquoted(n)
+		}
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
@@ -297,6 +344,20 @@ func checkKeys(p *parser, n *yaml.Node) error {
 		}
 	}
 	return nil
+}
+
+func (p *parser) unquoted(n *yaml.Node) error {
+	return p.ruleErr(n, "unquoted-template", "YAML reads an unquoted {{ }} as a mapping; quote the template, e.g. key: \"{{ .cloud.domain }}\"")
+}
+
+// isUnquotedTemplate spots `key: {{ .x }}`: YAML parses the braces as a
+// flow mapping whose only key is itself a mapping.
+func isUnquotedTemplate(n *yaml.Node) bool {
+	if n.Kind != yaml.MappingNode || n.Style&yaml.FlowStyle == 0 || len(n.Content) != 2 {
+		return false
+	}
+	k := n.Content[0]
+	return k.Kind == yaml.MappingNode && k.Style&yaml.FlowStyle != 0
 }
 
 func (p *parser) defaultSecrets(v *yaml.Node) error {
@@ -369,7 +430,7 @@ func (p *parser) installedAs(v *yaml.Node) error {
 func (p *parser) validate(root *yaml.Node) error {
 	m := p.m
 	if err := names.Validate("app", m.Name); err != nil {
-		return p.errf(keyNode(root, "name", root), "%v", err)
+		return p.ruleErr(keyNode(root, "name", root), "invalid-name", "%v", err)
 	}
 	if m.Is == "" {
 		m.Is = m.Name
@@ -399,6 +460,9 @@ func (p *parser) validate(root *yaml.Node) error {
 				return p.errf(at, "requiredSecrets: %q clashes with defaultSecrets key %q (both would live at %s in secrets.yaml)", rs, ref, ref)
 			}
 		}
+	}
+	if err := p.validateRestore(root); err != nil {
+		return err
 	}
 	for ref := range m.InstalledAs {
 		if _, ok := m.Requirement(ref); !ok {
@@ -458,7 +522,9 @@ func (m *Manifest) Marshal() ([]byte, error) {
 		add("requires", seq)
 	}
 	if m.DefaultConfig != nil {
-		add("defaultConfig", m.DefaultConfig)
+		// A copy with aliases expanded: an alias to an anchor outside
+		// defaultConfig would otherwise be written without its anchor.
+		add("defaultConfig", yamldoc.Clone(m.DefaultConfig))
 	}
 	if len(m.DefaultSecrets) > 0 {
 		seq := &yaml.Node{Kind: yaml.SequenceNode}
@@ -472,11 +538,10 @@ func (m *Manifest) Marshal() ([]byte, error) {
 		add("defaultSecrets", seq)
 	}
 	if len(m.RequiredSecrets) > 0 {
-		seq := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, s := range m.RequiredSecrets {
-			seq.Content = append(seq.Content, str(s))
-		}
-		add("requiredSecrets", seq)
+		add("requiredSecrets", StringSeq(m.RequiredSecrets))
+	}
+	if m.Restore != nil {
+		add("restore", m.Restore.marshal())
 	}
 	if len(m.InstalledAs) > 0 {
 		mp := &yaml.Node{Kind: yaml.MappingNode}
@@ -495,6 +560,10 @@ func (m *Manifest) Marshal() ([]byte, error) {
 	}
 	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("encode manifest %s: %w", m.Name, err)
+	}
+	// Never write a manifest that does not read back.
+	if _, err := ParseManifest(m.Name+"/"+ManifestFile, buf.Bytes()); err != nil {
+		return nil, fmt.Errorf("encode manifest %s: the result would not parse back: %w", m.Name, err)
 	}
 	return buf.Bytes(), nil
 }
