@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/lifecycle"
 )
 
@@ -25,8 +28,8 @@ func (g *Globals) catalog() (*catalog.Catalog, error) {
 	return catalog.OpenDir(dir)
 }
 
-// env builds the shared operation environment. Progress goes to stderr so
-// stdout stays clean for -o json/yaml.
+// env builds the shared operation environment. Events are drawn on
+// stderr so stdout stays clean for -o json/yaml.
 func (g *Globals) env() (lifecycle.Env, error) {
 	inst, err := g.instance()
 	if err != nil {
@@ -36,25 +39,41 @@ func (g *Globals) env() (lifecycle.Env, error) {
 	if err != nil {
 		return lifecycle.Env{}, err
 	}
-	return lifecycle.Env{Instance: inst, Catalog: cat, Log: g.ErrOut}, nil
+	return lifecycle.Env{Instance: inst, Catalog: cat, Observer: g.observer()}, nil
 }
 
-// appCmd is the "wild app" group; other files add subcommands to it.
-var appCmd = &cobra.Command{
-	Use:   "app",
-	Short: "Add, deploy, update and delete apps from the Wild Directory",
-	Long: `Apps come from the Wild Directory (the catalog). The lifecycle is:
+// newAppCmd is the "wild app" group; other files add subcommands to it.
+func newAppCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "app",
+		Short: "Add, deploy, update and delete apps from the Wild Directory",
+		Long: `Apps come from the Wild Directory (the catalog). The lifecycle is:
 
   wild app add NAME       compile the app into the instance (config, secrets, manifests)
   wild app deploy NAME    apply it to the cluster and wait until it is ready
   wild app delete NAME    remove it from the cluster and the instance`,
+	}
 }
 
-func init() {
-	register(30, func(root *cobra.Command, g *Globals) {
-		appCmd.AddCommand(appAddCmd(g), appListCmd(g), appShowCmd(g))
-		root.AddCommand(appCmd)
-	})
+func addAppCommands(root *cobra.Command, g *Globals) {
+	appCmd := newAppCmd()
+	appCmd.AddCommand(appAddCmd(g), appListCmd(g), appShowCmd(g))
+	root.AddCommand(appCmd)
+}
+
+func (g *Globals) appAdd(ctx context.Context, op *lifecycle.Add) (*lifecycle.AddResult, error) {
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return r.addApp(ctx, g, op)
+	}
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	op.Env = env
+	return op.Run(ctx)
 }
 
 func appAddCmd(g *Globals) *cobra.Command {
@@ -72,24 +91,22 @@ Running it again recompiles and keeps every value.`,
   wild app add ghost --set domain=blog.example.com`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			op := &lifecycle.Add{Env: env, App: args[0]}
+			op := &lifecycle.Add{App: args[0]}
+			var err error
 			if op.Deps, err = keyValues("--dep", deps); err != nil {
 				return err
 			}
 			if op.Set, err = keyValues("--set", sets); err != nil {
 				return err
 			}
-			res, err := op.Run(cmd.Context())
+			res, err := g.appAdd(cmd.Context(), op)
 			if err != nil {
 				return err
 			}
 			return g.Printer().Print(res, func(t *Table) { printAdd(t, res) })
 		},
 	}
+	remoteCapable(cmd)
 	cmd.Flags().StringArrayVar(&deps, "dep", nil, "map a dependency: ALIAS=ADDED_APP (repeatable)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "set a config value: KEY=VALUE, KEY relative to apps.NAME (repeatable)")
 	return cmd
@@ -127,8 +144,33 @@ func printAdd(t *Table, r *lifecycle.AddResult) {
 	t.Line("next: wild app deploy %s", r.App)
 }
 
+// appList is the catalog with each app's state, here or on the server.
+func (g *Globals) appList(ctx context.Context) ([]lifecycle.AppSummary, error) {
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return r.listApps(ctx)
+	}
+	cat, err := g.catalog()
+	if err != nil {
+		return nil, err
+	}
+	env := lifecycle.Env{Catalog: cat}
+	// With no instance at all the catalog is still worth listing; a named
+	// instance that fails to open is an error, not "everything available".
+	inst, err := g.instance()
+	switch {
+	case err == nil:
+		env.Instance = inst
+	case !errors.Is(err, instance.ErrNoInstance):
+		return nil, err
+	}
+	return (&lifecycle.List{Env: env, Cluster: clusterStater(ctx, env)}).Run(ctx)
+}
+
 func appListCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	return remoteCapable(&cobra.Command{
 		Use:   "list",
 		Short: "List catalog apps and their state in the instance",
 		Long: `List every app in the catalog with its state in the instance:
@@ -136,15 +178,7 @@ available (not added), added, deployed, degraded (not ready), drifted (cluster
 differs from the instance), stuck (namespace stuck terminating).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cat, err := g.catalog()
-			if err != nil {
-				return err
-			}
-			env := lifecycle.Env{Catalog: cat}
-			if inst, err := g.instance(); err == nil {
-				env.Instance = inst
-			}
-			apps, err := (&lifecycle.List{Env: env, Cluster: clusterStater(cmd.Context(), env)}).Run(cmd.Context())
+			apps, err := g.appList(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -153,26 +187,36 @@ differs from the instance), stuck (namespace stuck terminating).`,
 				for _, a := range apps {
 					state := a.State
 					if a.Detail != "" {
-						state += " (" + a.Detail + ")"
+						state += " (" + stateAdvice(a.Name, a.State, a.Detail) + ")"
 					}
 					t.Row(a.Name, a.Version, state, strings.Join(a.Requires, ","), a.Description)
 				}
 			})
 		},
+	})
+}
+
+func (g *Globals) appShow(ctx context.Context, app string) (*lifecycle.AppDetail, error) {
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return r.showApp(ctx, app)
 	}
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	return (&lifecycle.Show{Env: env, App: app, Cluster: clusterStater(ctx, env)}).Run(ctx)
 }
 
 func appShowCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	return remoteCapable(&cobra.Command{
 		Use:   "show NAME",
 		Short: "Show one app: catalog entry, config, secret names and state",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			d, err := (&lifecycle.Show{Env: env, App: args[0], Cluster: clusterStater(cmd.Context(), env)}).Run(cmd.Context())
+			d, err := g.appShow(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -197,7 +241,7 @@ func appShowCmd(g *Globals) *cobra.Command {
 				}
 			})
 		},
-	}
+	})
 }
 
 func keyValues(flag string, items []string) (map[string]string, error) {
@@ -222,4 +266,18 @@ func indent(s, pre string) string {
 
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// stateAdvice adds the command to a list state's detail: a stuck app is
+// recovered by a deploy, a drifted one is shown by a diff.
+func stateAdvice(app, state, detail string) string {
+	switch state {
+	case lifecycle.StateStuck:
+		return strings.Replace(detail, "deploying recovers it", "wild app deploy "+app+" recovers it", 1)
+	case lifecycle.StateDrifted:
+		return "run wild app diff " + app
+	case lifecycle.StateBroken:
+		return strings.Replace(detail, "deleting it still works", "delete it with: wild app delete "+app+" --yes", 1)
+	}
+	return detail
 }

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -13,13 +15,27 @@ import (
 	"github.com/wild-cloud/wild/internal/operation"
 )
 
-func init() {
-	register(31, func(root *cobra.Command, g *Globals) {
-		appCmd.AddCommand(appDeployCmd(g), appDiffCmd(g), appStatusCmd(g), appDeleteCmd(g))
-		op := &cobra.Command{Use: "operation", Short: "Show the records of past operations (add, deploy, delete, ...)"}
-		op.AddCommand(operationListCmd(g), operationShowCmd(g))
-		root.AddCommand(op)
-	})
+func addDeployCommands(root *cobra.Command, g *Globals) {
+	appCmd := subcommand(root, "app")
+	appCmd.AddCommand(appDeployCmd(g), appDiffCmd(g), appStatusCmd(g), appDeleteCmd(g))
+	op := &cobra.Command{Use: "operation", Short: "Show the records of past operations (add, deploy, delete, ...)"}
+	op.AddCommand(operationListCmd(g), operationShowCmd(g))
+	root.AddCommand(op)
+}
+
+func (g *Globals) deployMany(ctx context.Context, d *lifecycle.Deploy, apps []string) ([]*lifecycle.DeployResult, error) {
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return r.deploy(ctx, g, d, apps)
+	}
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	d.Env = env
+	return d.RunMany(ctx, apps)
 }
 
 func appDeployCmd(g *Globals) *cobra.Command {
@@ -43,15 +59,7 @@ With --no-wait, dependencies must be deployed but need not be ready yet.`,
   wild app deploy postgres gitea --no-wait --timeout 10m`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			d.Env = env
-			if !g.Printer().Structured() {
-				d.Progress = kube.NewProgress(g.ErrOut, isTTY(g.ErrOut))
-			}
-			results, err := d.RunMany(cmd.Context(), args)
+			results, err := g.deployMany(cmd.Context(), d, args)
 			var v any = results
 			if len(args) == 1 && len(results) == 1 {
 				v = results[0]
@@ -68,6 +76,7 @@ With --no-wait, dependencies must be deployed but need not be ready yet.`,
 			return err
 		},
 	}
+	remoteCapable(cmd)
 	f := cmd.Flags()
 	f.BoolVar(&d.DryRun, "dry-run", false, "show what would change (server-side dry run, with diffs); change nothing")
 	f.BoolVar(&d.NoWait, "no-wait", false, "return once applied, without waiting for readiness")
@@ -133,7 +142,7 @@ func dryAction(a kube.Action, dry bool) string {
 }
 
 func appDiffCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	return remoteCapable(&cobra.Command{
 		Use:   "diff NAME",
 		Short: "Show drift between the cluster and the instance (exit 1 if any)",
 		Long: `Compare the live objects of a deployed app with what 'wild app deploy' would
@@ -142,11 +151,7 @@ values are redacted. Exit code 0: no drift; 1: drift (like kubectl diff).
 Reconcile with: wild app deploy NAME`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			res, err := (&lifecycle.Diff{Env: env, App: args[0]}).Run(cmd.Context())
+			res, err := g.appDiff(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -158,7 +163,7 @@ Reconcile with: wild app deploy NAME`,
 			}
 			return nil
 		},
-	}
+	})
 }
 
 func printDiff(t *Table, r *lifecycle.DiffResult) {
@@ -182,22 +187,18 @@ func printDiff(t *Table, r *lifecycle.DiffResult) {
 }
 
 func appStatusCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	return remoteCapable(&cobra.Command{
 		Use:   "status NAME",
 		Short: "Show an app's resources, pods, ingress hosts, volumes, secrets and last operation",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			res, err := (&lifecycle.Status{Env: env, App: args[0]}).Run(cmd.Context())
+			res, err := g.appStatus(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			return g.Printer().Print(res, func(t *Table) { printStatus(t, res) })
 		},
-	}
+	})
 }
 
 func printStatus(t *Table, r *lifecycle.StatusResult) {
@@ -248,18 +249,8 @@ what was and was not cleaned in the cluster.
 Secrets are deleted with the app: a later 'wild app add' generates new ones.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			if m, _ := lifecycle.ReadInstalledManifest(env.Instance, args[0]); m != nil {
-				ok, err := confirm(g, yes, fmt.Sprintf("Delete %s from the cluster and remove its config and secrets?", args[0]))
-				if err != nil || !ok {
-					return err
-				}
-			}
-			res, err := (&lifecycle.Delete{Env: env, App: args[0], Force: force}).Run(cmd.Context())
-			if err != nil {
+			res, err := g.appDelete(cmd.Context(), args[0], yes, force)
+			if err != nil || res == nil {
 				return err
 			}
 			return g.Printer().Print(res, func(t *Table) {
@@ -274,6 +265,7 @@ Secrets are deleted with the app: a later 'wild app add' generates new ones.`,
 			})
 		},
 	}
+	remoteCapable(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&force, "force", false, "delete even if other added apps depend on it")
 	return cmd
@@ -281,16 +273,12 @@ Secrets are deleted with the app: a later 'wild app add' generates new ones.`,
 
 func operationListCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list [APP]",
-		Short: "List operation records, newest first",
-		Args:  cobra.MaximumNArgs(1),
+		Use:         "list [APP]",
+		Short:       "List operation records, newest first",
+		Args:        cobra.MaximumNArgs(1),
+		Annotations: map[string]string{remoteOK: "yes"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			inst, err := g.instance()
-			if err != nil {
-				return err
-			}
-			app := optionalArg(args)
-			recs, err := operation.List(inst.Path(instance.OperationsDir), app)
+			recs, err := g.records(cmd.Context(), optionalArg(args))
 			if err != nil {
 				return err
 			}
@@ -345,4 +333,79 @@ func errSuffix(e string) string {
 		return ""
 	}
 	return " error: " + e
+}
+
+func (g *Globals) appDiff(ctx context.Context, app string) (*lifecycle.DiffResult, error) {
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return r.diff(ctx, app)
+	}
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	return (&lifecycle.Diff{Env: env, App: app}).Run(ctx)
+}
+
+func (g *Globals) appStatus(ctx context.Context, app string) (*lifecycle.StatusResult, error) {
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return r.status(ctx, app)
+	}
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	return (&lifecycle.Status{Env: env, App: app}).Run(ctx)
+}
+
+// appDelete asks first (unless yes) when the app is added.
+func (g *Globals) appDelete(ctx context.Context, app string, yes, force bool) (*lifecycle.DeleteResult, error) {
+	ask := func() (bool, error) {
+		return confirm(g, yes, fmt.Sprintf("Delete %s from the cluster and remove its config and secrets?", app))
+	}
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		if ok, err := ask(); err != nil || !ok {
+			return nil, err
+		}
+		return r.deleteApp(ctx, g, app, force)
+	}
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	if m, _ := lifecycle.ReadInstalledManifest(env.Instance, app); m != nil {
+		if ok, err := ask(); err != nil || !ok {
+			return nil, err
+		}
+	}
+	return (&lifecycle.Delete{Env: env, App: app, Force: force}).Run(ctx)
+}
+
+// records lists operation records, here or on the server (the same
+// records: the daemon's service layer writes them too).
+func (g *Globals) records(ctx context.Context, app string) ([]operation.Record, error) {
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		var out struct{ Records []operation.Record }
+		q := ""
+		if app != "" {
+			q = "?app=" + url.QueryEscape(app)
+		}
+		return out.Records, r.c.Do(ctx, "GET", r.inst("/records"+q), nil, &out)
+	}
+	inst, err := g.instance()
+	if err != nil {
+		return nil, err
+	}
+	return operation.List(inst.Path(instance.OperationsDir), app)
 }

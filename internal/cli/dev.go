@@ -14,22 +14,23 @@ import (
 
 	"github.com/wild-cloud/wild/internal/devcluster"
 	"github.com/wild-cloud/wild/internal/devcluster/provisioner"
+	"github.com/wild-cloud/wild/internal/devimage"
 )
 
-func init() {
-	register(90, func(root *cobra.Command, g *Globals) {
-		dev := &cobra.Command{
-			Use:   "dev",
-			Short: "Developer tools: a local Kubernetes control plane",
-		}
-		cluster := &cobra.Command{
-			Use:   "cluster",
-			Short: "A real Kubernetes control plane on this machine; nodes and pods are simulated by kwok (no container runs)",
-		}
-		cluster.AddCommand(devClusterBuildCmd(g), devClusterUpCmd(g), devClusterDownCmd(g), devClusterStatusCmd(g))
-		dev.AddCommand(cluster, devProvisionerCmd(), devReapCmd())
-		root.AddCommand(dev)
-	})
+func addDevCommands(root *cobra.Command, g *Globals) {
+	dev := &cobra.Command{
+		Use:   "dev",
+		Short: "Developer tools: a local Kubernetes control plane",
+	}
+	cluster := &cobra.Command{
+		Use:   "cluster",
+		Short: "A real Kubernetes control plane on this machine; kwok nodes are simulated, the real node runs containers",
+	}
+	cluster.AddCommand(devClusterBuildCmd(g), devClusterUpCmd(g), devClusterDownCmd(g), devClusterStatusCmd(g))
+	images := &cobra.Command{Use: "images", Short: "Container images for the local cluster's real node, built from Debian packages"}
+	images.AddCommand(devImagesBuildCmd(g))
+	dev.AddCommand(cluster, images, devProvisionerCmd(), devReapCmd())
+	root.AddCommand(dev)
 }
 
 // progressOut keeps stdout clean for -o json/yaml.
@@ -72,10 +73,29 @@ func clusterDir(g *Globals, dir string) (string, error) {
 	return devcluster.DefaultDir(data), nil
 }
 
+// realNodeFlag adds --real-node to a command that starts the dev cluster.
+func realNodeFlag(cmd *cobra.Command, mode *string) {
+	cmd.Flags().StringVar(mode, "real-node", "auto",
+		"run real containers on node "+devcluster.RealNodeName+": auto (when root and containerd are here), on (or fail), off (kwok nodes only)")
+}
+
+// realNodeMode validates the --real-node value.
+func realNodeMode(v string) (devcluster.RealNodeMode, error) {
+	switch v {
+	case "auto":
+		return devcluster.RealNodeAuto, nil
+	case "on":
+		return devcluster.RealNodeOn, nil
+	case "off":
+		return devcluster.RealNodeOff, nil
+	}
+	return "", fmt.Errorf("--real-node must be auto, on or off, got %q", v)
+}
+
 func devClusterUpCmd(g *Globals) *cobra.Command {
 	var (
-		dir, binDir string
-		nodes       int
+		dir, binDir, realNode string
+		nodes                 int
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -85,11 +105,15 @@ func devClusterUpCmd(g *Globals) *cobra.Command {
 			if nodes < 1 || nodes > 100 {
 				return fmt.Errorf("--nodes must be between 1 and 100, got %d", nodes)
 			}
+			mode, err := realNodeMode(realNode)
+			if err != nil {
+				return err
+			}
 			d, err := clusterDir(g, dir)
 			if err != nil {
 				return err
 			}
-			c, err := devcluster.Up(cmd.Context(), devcluster.Options{Dir: d, Nodes: nodes, BinDir: binDir, Progress: g.ErrOut})
+			c, err := devcluster.Up(cmd.Context(), devcluster.Options{Dir: d, Nodes: nodes, BinDir: binDir, RealNode: mode, Progress: g.ErrOut})
 			if err != nil {
 				return err
 			}
@@ -99,6 +123,7 @@ func devClusterUpCmd(g *Globals) *cobra.Command {
 	cmd.Flags().StringVar(&dir, "dir", "", "cluster state directory (default <data-dir>/devcluster)")
 	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of fake nodes")
 	cmd.Flags().StringVar(&binDir, "bin-dir", "", "control plane binaries (env WILD_DEVCLUSTER_BIN; default <repo>/.build/devcluster/bin)")
+	realNodeFlag(cmd, &realNode)
 	return cmd
 }
 
@@ -223,5 +248,69 @@ func devReapCmd() *cobra.Command {
 	cmd.Flags().IntVar(&pid, "pid", 0, "owner process")
 	cmd.Flags().Uint64Var(&startTime, "start-time", 0, "owner's start time (guards against PID reuse)")
 	cmd.Flags().BoolVar(&remove, "remove", false, "delete the cluster directory afterwards")
+	return cmd
+}
+
+func devImagesBuildCmd(g *Globals) *cobra.Command {
+	var dir, cacheDir string
+	cmd := &cobra.Command{
+		Use:   "build [NAME...]",
+		Short: "Build the dev images (" + strings.Join(devimage.Names(), ", ") + ") from Debian packages and import them into the real node",
+		Long: `Builds OCI images from Debian packages with mmdebstrap, using this machine's
+apt sources, and imports them into the local cluster's real node (when it
+runs). An image is rebuilt only when its inputs change. Their entrypoints
+honour the official images' environment (POSTGRES_PASSWORD, MYSQL_ROOT_PASSWORD, ...).`,
+		RunE: func(cmd *cobra.Command, names []string) error {
+			if len(names) == 0 {
+				names = devimage.Names()
+			}
+			var recipes []devimage.Recipe
+			for _, n := range names {
+				r, err := devimage.Lookup(n)
+				if err != nil {
+					return err
+				}
+				recipes = append(recipes, r)
+			}
+			d, err := clusterDir(g, dir)
+			if err != nil {
+				return err
+			}
+			if cacheDir == "" {
+				if cacheDir, err = devimage.DefaultCacheDir(); err != nil {
+					return err
+				}
+			}
+			var built []devimage.Built
+			for _, r := range recipes {
+				b, err := devimage.BuildDebian(cmd.Context(), r, devimage.BuildOptions{CacheDir: cacheDir, Progress: g.ErrOut})
+				if err != nil {
+					return err
+				}
+				built = append(built, b)
+			}
+			imported, err := devcluster.ImportImages(cmd.Context(), d, built)
+			if err != nil {
+				return err
+			}
+			res := map[string]any{"images": built, "imported": imported}
+			return g.Printer().Print(res, func(t *Table) {
+				for _, b := range built {
+					state := "built"
+					if b.Cached {
+						state = "up to date"
+					}
+					t.Line("%s: %s (%s)", b.Ref, state, b.Archive)
+				}
+				if imported {
+					t.Line("imported into the real node of %s", d)
+				} else {
+					t.Line("not imported: no real node runs in %s (wild dev cluster up --real-node on)", d)
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "cluster state directory (default <data-dir>/devcluster)")
+	cmd.Flags().StringVar(&cacheDir, "cache-dir", "", "where built images are kept (default <user cache>/wild/devimages)")
 	return cmd
 }

@@ -8,17 +8,15 @@ import (
 	"github.com/wild-cloud/wild/internal/gitmode"
 )
 
-func init() {
-	register(40, func(root *cobra.Command, g *Globals) {
-		inst := subcommand(root, "instance")
-		if inst == nil {
-			return
-		}
-		inst.AddCommand(instanceGitCmd(g), instanceLogCmd(g))
-		if create := subcommand(inst, "create"); create != nil {
-			addGitFlag(create, g)
-		}
-	})
+func addGitCommands(root *cobra.Command, g *Globals) {
+	inst := subcommand(root, "instance")
+	if inst == nil {
+		return
+	}
+	inst.AddCommand(instanceGitCmd(g), instanceLogCmd(g))
+	if create := subcommand(inst, "create"); create != nil {
+		addGitFlag(create, g)
+	}
 }
 
 func subcommand(parent *cobra.Command, name string) *cobra.Command {

@@ -1,11 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 )
 
@@ -14,7 +15,7 @@ func (g *Globals) store() (*instance.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return instance.NewStore(dir), nil
+	return gitmode.NewStore(dir), nil
 }
 
 // instance resolves the instance to act on: --instance, WILD_INSTANCE, the
@@ -31,47 +32,15 @@ func (g *Globals) instance() (*instance.Instance, error) {
 	return s.Resolve(name)
 }
 
-type instanceInfo struct {
-	Name       string `json:"name"`
-	Current    bool   `json:"current"`
-	Dir        string `json:"dir"`
-	Domain     string `json:"domain,omitempty"`
-	Kubeconfig bool   `json:"kubeconfig"`
-	Apps       int    `json:"apps"`
-}
-
-func describeInstance(s *instance.Store, name string) (instanceInfo, error) {
-	inst, err := s.Open(name)
-	if err != nil {
-		return instanceInfo{}, err
-	}
-	info := instanceInfo{Name: name, Current: s.Current() == name, Dir: inst.Dir}
-	if d, err := inst.GetConfig("cloud.domain"); err == nil {
-		info.Domain = fmt.Sprint(d)
-	}
-	_, err = os.Stat(inst.Path(instance.KubeconfigFile))
-	info.Kubeconfig = err == nil
-	if entries, err := os.ReadDir(inst.Path(instance.AppsDir)); err == nil {
-		for _, e := range entries {
-			if e.IsDir() {
-				info.Apps++
-			}
-		}
-	}
-	return info, nil
-}
-
-func init() {
-	register(10, func(root *cobra.Command, g *Globals) {
-		cmd := &cobra.Command{
-			Use:   "instance",
-			Short: "Create, list, choose and delete instances (one per cluster)",
-			Long: `An instance is one cluster's data directory under <data-dir>/instances/NAME:
+func addInstanceCommands(root *cobra.Command, g *Globals) {
+	cmd := &cobra.Command{
+		Use:   "instance",
+		Short: "Create, list, choose and delete instances (one per cluster)",
+		Long: `An instance is one cluster's data directory under <data-dir>/instances/NAME:
 config.yaml, secrets.yaml (mode 0600), kubeconfig, compiled apps/ and operations/.`,
-		}
-		cmd.AddCommand(instanceCreateCmd(g), instanceListCmd(g), instanceShowCmd(g), instanceUseCmd(g), instanceDeleteCmd(g))
-		root.AddCommand(cmd)
-	})
+	}
+	cmd.AddCommand(instanceCreateCmd(g), instanceListCmd(g), instanceShowCmd(g), instanceUseCmd(g), instanceDeleteCmd(g))
+	root.AddCommand(cmd)
 }
 
 func instanceCreateCmd(g *Globals) *cobra.Command {
@@ -99,7 +68,7 @@ func instanceCreateCmd(g *Globals) *cobra.Command {
 					return err
 				}
 			}
-			info, err := describeInstance(s, inst.Name)
+			info, err := s.Describe(inst.Name)
 			if err != nil {
 				return err
 			}
@@ -120,25 +89,14 @@ func instanceCreateCmd(g *Globals) *cobra.Command {
 
 func instanceListCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List instances",
-		Args:  cobra.NoArgs,
+		Use:         "list",
+		Short:       "List instances",
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{remoteOK: "yes"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.store()
+			infos, err := g.instances(cmd.Context())
 			if err != nil {
 				return err
-			}
-			all, err := s.List()
-			if err != nil {
-				return err
-			}
-			infos := []instanceInfo{}
-			for _, n := range all {
-				info, err := describeInstance(s, n)
-				if err != nil {
-					return err
-				}
-				infos = append(infos, info)
 			}
 			return g.Printer().Print(infos, func(t *Table) {
 				t.Header("current", "name", "domain", "apps", "kubeconfig")
@@ -170,7 +128,7 @@ func instanceShowCmd(g *Globals) *cobra.Command {
 				}
 				name = inst.Name
 			}
-			info, err := describeInstance(s, name)
+			info, err := s.Describe(name)
 			if err != nil {
 				return err
 			}
@@ -248,4 +206,31 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// instances describes every instance, here or on the server.
+func (g *Globals) instances(ctx context.Context) ([]instance.Info, error) {
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return r.listInstances(ctx)
+	}
+	s, err := g.store()
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	infos := []instance.Info{}
+	for _, n := range all {
+		info, err := s.Describe(n)
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, info)
+	}
+	return infos, nil
 }

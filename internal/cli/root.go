@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wild-cloud/wild/internal/cli/advice"
+	"github.com/wild-cloud/wild/internal/event"
+	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/output"
+	"github.com/wild-cloud/wild/internal/redact"
 )
 
 // Globals are the settings every command shares. Flags win over the
@@ -23,10 +27,24 @@ type Globals struct {
 	Directory string
 	Instance  string
 	Output    string
+	// Server, when set, runs commands through that Wild Central.
+	Server string
 
 	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
+	// Observer, when set, receives operation events instead of the
+	// terminal renderer (tests use it to see the stream).
+	Observer event.Observer
+}
+
+// observer draws operation events on stderr; resource statuses only in
+// table output, where a person watches.
+func (g *Globals) observer() event.Observer {
+	if g.Observer != nil {
+		return g.Observer
+	}
+	return newTerminal(g.ErrOut, isTTY(g.ErrOut), !g.Printer().Structured())
 }
 
 // Printer returns a printer for the chosen -o format.
@@ -34,17 +52,19 @@ func (g *Globals) Printer() *output.Printer {
 	return output.New(g.Out, g.Output)
 }
 
-// registrar adds one group of commands to the root. Each command file
-// registers itself from init so files stay independent of each other.
-type registrar struct {
-	order int
-	add   func(root *cobra.Command, g *Globals)
-}
-
-var registrars []registrar
-
-func register(order int, add func(root *cobra.Command, g *Globals)) {
-	registrars = append(registrars, registrar{order, add})
+// commandGroups add the command tree, in the order --help lists them.
+// Groups that extend another ("app deploy", "instance git") come after it.
+var commandGroups = []func(root *cobra.Command, g *Globals){
+	addUpCommands,
+	addInstanceCommands,
+	addConfigCommands,
+	addAppCommands,
+	addDirectoryCommands,
+	addDeployCommands,
+	addGitCommands,
+	addUpdateCommands,
+	addServeCommands,
+	addDevCommands,
 }
 
 // exitError carries a specific exit code (e.g. 1 for "drift found") without
@@ -83,12 +103,15 @@ Quick start (no cluster needed):
 	pf.StringVar(&g.Directory, "directory", "", "Wild Directory (app catalog) path (env WILD_DIRECTORY; default: the bundled catalog)")
 	pf.StringVar(&g.Instance, "instance", "", "instance to act on (env WILD_INSTANCE; default: the one chosen with 'wild instance use')")
 	pf.StringVarP(&g.Output, "output", "o", "table", "output format: table, json or yaml")
+	pf.StringVar(&g.Server, "server", "", "run through this Wild Central (URL; env WILD_SERVER; sign in with 'wild login URL')")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		return output.Validate(g.Output)
+		if err := output.Validate(g.Output); err != nil {
+			return err
+		}
+		return g.checkRemote(cmd)
 	}
-	sort.SliceStable(registrars, func(i, j int) bool { return registrars[i].order < registrars[j].order })
-	for _, r := range registrars {
-		r.add(root, g)
+	for _, add := range commandGroups {
+		add(root, g)
 	}
 	return root
 }
@@ -109,8 +132,24 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 		}
 		return ee.code
 	}
-	fmt.Fprintln(errOut, "error: "+oneLine(err.Error()))
+	fmt.Fprintln(errOut, "error: "+output.Escape(oneLine(redact.String(advice.Message(err), g.secretValues())), true))
 	return 2
+}
+
+// secretValues are the secret values of every instance in the data dir:
+// the last guard that keeps them out of a printed error, whatever
+// produced it.
+func (g *Globals) secretValues() []string {
+	dir, err := g.ResolveDataDir()
+	if err != nil {
+		return nil
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "instances", "*", instance.SecretsFile))
+	var out []string
+	for _, f := range files {
+		out = append(out, redact.FileValues(f)...)
+	}
+	return out
 }
 
 // oneLine keeps errors to one line unless the message is deliberately

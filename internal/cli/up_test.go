@@ -20,7 +20,9 @@ func TestNewcomerPath(t *testing.T) {
 	clusterDir := filepath.Join(e.data, "devcluster")
 	t.Cleanup(func() { devcluster.Down(clusterDir) })
 
-	out := e.ok("up", "--nodes", "1")
+	// The real node is left to internal/realnode, whose cluster needs it
+	// (one per machine) while this package may run beside it.
+	out := e.ok("up", "--nodes", "1", "--real-node", "off")
 	if !strings.Contains(out, `instance "dev" is ready and selected`) {
 		t.Fatalf("wild up said:\n%s", out)
 	}

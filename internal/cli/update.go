@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wild-cloud/wild/internal/cli/advice"
 	"github.com/wild-cloud/wild/internal/lifecycle"
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // updateClusterHooks connects update and rollback to the cluster (server
@@ -17,14 +19,13 @@ func updateClusterHooks(ctx context.Context, g *Globals, env lifecycle.Env) life
 	return lifecycle.ClusterHooksFor(env)
 }
 
-func init() {
-	register(40, func(root *cobra.Command, g *Globals) {
-		appCmd.AddCommand(appOutdatedCmd(g), appUpdateCmd(g), appRollbackCmd(g))
-	})
+func addUpdateCommands(root *cobra.Command, g *Globals) {
+	appCmd := subcommand(root, "app")
+	appCmd.AddCommand(appOutdatedCmd(g), appUpdateCmd(g), appRollbackCmd(g))
 }
 
 func appOutdatedCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	return remoteCapable(&cobra.Command{
 		Use:   "outdated [NAME]",
 		Short: "List added apps whose Wild Directory package changed",
 		Long: `Compare each added app's package (apps/NAME/.package/) with the Wild
@@ -32,15 +33,7 @@ Directory by content hash, and list the apps that changed: installed vs
 available version and which package files differ.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			o := &lifecycle.Outdated{Env: env}
-			if len(args) == 1 {
-				o.App = args[0]
-			}
-			rows, err := o.Run(cmd.Context())
+			rows, err := g.outdated(cmd.Context(), optionalArg(args))
 			if err != nil {
 				return err
 			}
@@ -64,7 +57,7 @@ available version and which package files differ.`,
 				t.Line("update one with: wild app update NAME --dry-run")
 			})
 		},
-	}
+	})
 }
 
 func appUpdateCmd(g *Globals) *cobra.Command {
@@ -97,17 +90,26 @@ markers for you to resolve, then: wild app update NAME --continue.`,
   wild app update ghost --fresh`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			u.Env, u.App = env, args[0]
+			var err error
+			u.App = args[0]
 			if u.Renames, err = keyValues("--rename", renames); err != nil {
 				return err
 			}
 			if u.Deps, err = keyValues("--dep", deps); err != nil {
 				return err
 			}
+			if r, err := g.remote(cmd.Context()); r != nil || err != nil {
+				if err != nil {
+					return err
+				}
+				rv, err := r.update(cmd.Context(), g, &u, yes)
+				return finishUpdate(g, &u, rv, err)
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			u.Env = env
 			u.Cluster = updateClusterHooks(cmd.Context(), g, env)
 			if !yes && !u.DryRun && !u.Continue {
 				u.Confirm = func(rv *lifecycle.UpdateReview) (bool, error) { return confirmUpdate(g, rv) }
@@ -116,6 +118,7 @@ markers for you to resolve, then: wild app update NAME --continue.`,
 			return finishUpdate(g, &u, rv, err)
 		},
 	}
+	remoteCapable(cmd)
 	f := cmd.Flags()
 	f.BoolVar(&u.DryRun, "dry-run", false, "show the review and write nothing")
 	f.BoolVarP(&yes, "yes", "y", false, "apply without asking")
@@ -159,7 +162,8 @@ func finishUpdate(g *Globals, u *lifecycle.Update, rv *lifecycle.UpdateReview, e
 	}
 	var be *lifecycle.BreakingError
 	var ce *lifecycle.ConflictError
-	if rv != nil && (err == nil || errors.As(err, &be) || errors.As(err, &ce)) {
+	remoteRefusal := problem.CodeOf(err) == problem.Breaking || problem.CodeOf(err) == problem.Conflict
+	if rv != nil && (err == nil || errors.As(err, &be) || errors.As(err, &ce) || remoteRefusal) {
 		shownAlready := u.Confirm != nil && !rv.UpToDate && rv.Applied
 		if perr := g.Printer().Print(rv, func(t *Table) {
 			if !shownAlready {
@@ -211,14 +215,18 @@ func printReview(t *Table, rv *lifecycle.UpdateReview) {
 	for _, l := range rv.Lost {
 		t.Line("  LOST      %s", l)
 	}
-	if rv.Diff != "" {
-		t.Line("%s", strings.TrimRight(rv.Diff, "\n"))
+	if d := rv.UnifiedDiff(); d != "" {
+		t.Line("%s", strings.TrimRight(d, "\n"))
 	}
-	if rv.Cluster != "" {
-		t.Line("cluster changes (server-side dry run):\n%s", indent(rv.Cluster, "  "))
+	if len(rv.Cluster) > 0 {
+		var b strings.Builder
+		for _, d := range rv.Cluster {
+			fmt.Fprintf(&b, "%s %s\n%s", d.Action, d.Ref, d.Unified)
+		}
+		t.Line("cluster changes (server-side dry run):\n%s", indent(b.String(), "  "))
 	}
 	for _, b := range rv.Breaking {
-		t.Line("  BREAKING  %s", b)
+		t.Line("  BREAKING  %s", advice.Message(&problem.Error{Message: b.Message, Hint: b.Hint, Alt: b.Alt}))
 	}
 	for _, w := range rv.Warnings {
 		t.Line("  warning: %s", w)
@@ -259,6 +267,20 @@ If the app is deployed, it is redeployed.`,
   wild app rollback ghost --to 3f2a9c1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if rm, err := g.remote(cmd.Context()); rm != nil || err != nil {
+				if err != nil {
+					return err
+				}
+				if list {
+					return problem.New(problem.Invalid, "--list runs only locally; drop --server for it")
+				}
+				r.App = args[0]
+				res, err := rm.rollback(cmd.Context(), g, &r)
+				if err != nil {
+					return err
+				}
+				return printRollback(g, res)
+			}
 			env, err := g.env()
 			if err != nil {
 				return err
@@ -281,19 +303,38 @@ If the app is deployed, it is redeployed.`,
 			if err != nil {
 				return err
 			}
-			return g.Printer().Print(res, func(t *Table) {
-				t.Line("restored %s %s from %s (was %s)", res.App, res.To, res.Source, res.From)
-				switch {
-				case res.Redeployed:
-					t.Line("redeployed %s", res.App)
-				case res.NotDeployed:
-					t.Line("next: wild app deploy %s", res.App)
-				}
-			})
+			return printRollback(g, res)
 		},
 	}
+	remoteCapable(cmd)
 	cmd.Flags().StringVar(&r.To, "to", "", "git mode: restore the app as of this commit")
 	cmd.Flags().StringVar(&r.Snapshot, "snapshot", "", "restore this snapshot (default: the newest)")
 	cmd.Flags().BoolVar(&list, "list", false, "list the app's snapshots")
 	return cmd
+}
+
+func printRollback(g *Globals, res *lifecycle.RollbackResult) error {
+	return g.Printer().Print(res, func(t *Table) {
+		t.Line("restored %s %s from %s (was %s)", res.App, res.To, res.Source, res.From)
+		switch {
+		case res.Redeployed:
+			t.Line("redeployed %s", res.App)
+		case res.NotDeployed:
+			t.Line("next: wild app deploy %s", res.App)
+		}
+	})
+}
+
+func (g *Globals) outdated(ctx context.Context, app string) ([]lifecycle.OutdatedApp, error) {
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return r.outdated(ctx, app)
+	}
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	return (&lifecycle.Outdated{Env: env, App: app}).Run(ctx)
 }

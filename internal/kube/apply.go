@@ -2,15 +2,9 @@ package kube
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,10 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-)
 
-// Action is what Apply did (or, in a dry run, would do) to one object.
-type Action string
+	"github.com/wild-cloud/wild/internal/problem"
+)
 
 const (
 	ActionCreated    Action = "created"
@@ -36,46 +29,6 @@ const (
 	// carries the app's labels (someone else took it over).
 	ActionSkipped Action = "skipped"
 )
-
-// Change is the outcome for one object.
-type Change struct {
-	Ref    ObjectRef
-	Action Action
-	DryRun bool
-	// Diff is a unified diff of the changed fields in a dry run (Secret
-	// values redacted), or for Secrets the names of changed keys.
-	Diff string
-	// Message explains an unusual outcome, e.g. a dry-run create that the
-	// server could not validate because its namespace does not exist yet.
-	Message string
-}
-
-// Result lists per-object changes in apply order, then prunes.
-type Result struct {
-	DryRun  bool
-	Changes []Change
-}
-
-// Count returns how many changes have the action.
-func (r *Result) Count(a Action) int {
-	n := 0
-	for _, c := range r.Changes {
-		if c.Action == a {
-			n++
-		}
-	}
-	return n
-}
-
-// Changed reports whether anything was (or would be) modified.
-func (r *Result) Changed() bool {
-	for _, c := range r.Changes {
-		if c.Action != ActionUnchanged && c.Action != ActionSkipped {
-			return true
-		}
-	}
-	return false
-}
 
 // ApplyOptions tunes Apply.
 type ApplyOptions struct {
@@ -163,57 +116,6 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 		}
 	}
 	return res, errors.Join(errs...)
-}
-
-// prepare deep-copies, validates and labels the objects.
-func prepare(objs []*unstructured.Unstructured, inv Inventory) ([]*unstructured.Unstructured, error) {
-	seen := map[string]bool{}
-	out := make([]*unstructured.Unstructured, 0, len(objs))
-	for _, o := range objs {
-		ref := RefOf(o)
-		if ref.Kind == "" || ref.Version == "" || ref.Name == "" {
-			return nil, fmt.Errorf("manifest object %s is missing apiVersion, kind or metadata.name", ref)
-		}
-		if seen[ref.Key()] {
-			return nil, fmt.Errorf("manifests contain %s twice", ref)
-		}
-		seen[ref.Key()] = true
-		cp := o.DeepCopy()
-		cp.SetLabels(mergeMaps(cp.GetLabels(), inv.Labels()))
-		out = append(out, cp)
-	}
-	return out, nil
-}
-
-// kindOrder applies what other objects depend on first (after fluxcd ssa's
-// ReconcileOrder); unknown kinds go after these, webhooks last.
-var kindOrder = []string{"CustomResourceDefinition", "Namespace", "ClusterRole", "PriorityClass", "StorageClass",
-	"IngressClass", "ClusterRoleBinding", "ResourceQuota", "ServiceAccount", "Role", "RoleBinding", "ConfigMap",
-	"Secret", "Service", "LimitRange", "PersistentVolume", "PersistentVolumeClaim", "Deployment", "StatefulSet",
-	"DaemonSet", "Job", "CronJob", "PodDisruptionBudget"}
-
-func kindRank(kind string) int {
-	switch kind {
-	case "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration":
-		return len(kindOrder) + 1
-	}
-	if i := slices.Index(kindOrder, kind); i >= 0 {
-		return i
-	}
-	return len(kindOrder)
-}
-
-func splitStages(objs []*unstructured.Unstructured) (defs, rest []*unstructured.Unstructured) {
-	sorted := slices.Clone(objs)
-	sort.SliceStable(sorted, func(i, j int) bool { return kindRank(sorted[i].GetKind()) < kindRank(sorted[j].GetKind()) })
-	for _, o := range sorted {
-		if o.GetKind() == "CustomResourceDefinition" || (o.GetKind() == "Namespace" && o.GroupVersionKind().Group == "") {
-			defs = append(defs, o)
-		} else {
-			rest = append(rest, o)
-		}
-	}
-	return defs, rest
 }
 
 // applyStage applies objects concurrently; order within a stage does not
@@ -388,7 +290,8 @@ func applyError(ref ObjectRef, err error) error {
 		return fmt.Errorf("applying %s: %w", ref, err)
 	}
 	if ssaerrors.IsImmutableError(err) {
-		return fmt.Errorf("applying %s: %w; the field cannot change in place, delete the app (wild app delete) and deploy it again", ref, err)
+		return &problem.Error{Code: problem.Conflict, Message: "applying " + ref.String(), Err: err,
+			Hint: &problem.Hint{Action: "app.delete", Text: "the field cannot change in place; delete the app and deploy it again"}}
 	}
 	return fmt.Errorf("applying %s: %w", ref, err)
 }
@@ -410,191 +313,4 @@ func bodyOf(u *unstructured.Unstructured) map[string]any {
 	delete(m, "metadata")
 	delete(m, "status")
 	return m
-}
-
-func objectHash(u *unstructured.Unstructured) string {
-	raw, _ := json.Marshal(u.Object) // map keys are sorted by encoding/json
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:16])
-}
-
-// liveToken changes whenever the live object may have been changed by
-// someone else: a new uid (recreated), a new generation (spec edits bump
-// it) or, for kinds without generation, a new resourceVersion, or a
-// different value of a label or annotation the app sets.
-func liveToken(live, desired *unstructured.Unstructured) string {
-	var b strings.Builder
-	b.WriteString(string(live.GetUID()))
-	if g := live.GetGeneration(); g > 0 {
-		b.WriteString("/g" + strconv.FormatInt(g, 10))
-	} else if owned := ownedFields(live); owned != "" {
-		// Kinds without a generation (PVC, Service, ConfigMap) change
-		// resourceVersion whenever a controller binds or updates them. Our
-		// field manager's entry changes only when someone takes over a field
-		// we own (an Update or a forced apply transfers ownership), which is
-		// exactly drift.
-		b.WriteString("/f" + owned)
-	} else {
-		b.WriteString("/rv" + live.GetResourceVersion())
-	}
-	for _, pair := range []struct{ want, have map[string]string }{
-		{desired.GetLabels(), live.GetLabels()}, {desired.GetAnnotations(), live.GetAnnotations()},
-	} {
-		for _, k := range slices.Sorted(maps.Keys(pair.want)) {
-			b.WriteString("\x00" + k + "=" + pair.have[k])
-		}
-	}
-	sum := sha256.Sum256([]byte(b.String()))
-	return hex.EncodeToString(sum[:12])
-}
-
-// ownedFields is the fieldsV1 set of FieldManager's apply entry, "" if none.
-func ownedFields(live *unstructured.Unstructured) string {
-	for _, m := range live.GetManagedFields() {
-		if m.Manager == FieldManager && m.Operation == metav1.ManagedFieldsOperationApply && m.Subresource == "" && m.FieldsV1 != nil {
-			return m.APIVersion + string(m.FieldsV1.Raw)
-		}
-	}
-	return ""
-}
-
-func entryFor(desired, live *unstructured.Unstructured, hash string) *invEntry {
-	return &invEntry{Ref: RefOf(desired), Hash: hash, Token: liveToken(live, desired)}
-}
-
-// keepOld adds previous entries that were neither re-applied nor pruned.
-func keepOld(entries, prev []invEntry, changes []Change) []invEntry {
-	have := map[string]bool{}
-	for _, e := range entries {
-		have[e.Ref.Key()] = true
-	}
-	for _, ch := range changes {
-		if ch.Action == ActionPruned {
-			have[ch.Ref.Key()] = true
-		}
-	}
-	for _, e := range prev {
-		if !have[e.Ref.Key()] {
-			// Unknown hash/token: the next deploy re-checks it with a dry run.
-			entries = append(entries, invEntry{Ref: e.Ref})
-		}
-	}
-	return entries
-}
-
-func sameEntries(a, b []invEntry) bool {
-	key := func(es []invEntry) []string {
-		s := make([]string, len(es))
-		for i, e := range es {
-			s[i] = e.Ref.Key() + "|" + e.Ref.Version + "|" + e.Hash + "|" + e.Token
-		}
-		slices.Sort(s)
-		return s
-	}
-	return slices.Equal(key(a), key(b))
-}
-
-// prune deletes previous-inventory objects that are not desired anymore
-// and still carry all the app's labels, in reverse apply order.
-func (c *Client) prune(ctx context.Context, prev []invEntry, desired []*unstructured.Unstructured, opts ApplyOptions) ([]Change, error) {
-	want := map[string]bool{}
-	for _, o := range desired {
-		want[RefOf(o).Key()] = true
-	}
-	var stale []ObjectRef
-	for _, e := range prev {
-		if !want[e.Ref.Key()] && !(e.Ref.Kind == "Namespace" && e.Ref.Group == "") {
-			stale = append(stale, e.Ref)
-		}
-	}
-	sort.SliceStable(stale, func(i, j int) bool { return kindRank(stale[i].Kind) > kindRank(stale[j].Kind) })
-	var changes []Change
-	var errs []error
-	for _, ref := range stale {
-		ch, err := c.pruneOne(ctx, ref, opts)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if ch != nil {
-			changes = append(changes, *ch)
-		}
-	}
-	return changes, errors.Join(errs...)
-}
-
-func (c *Client) pruneOne(ctx context.Context, ref ObjectRef, opts ApplyOptions) (*Change, error) {
-	ri, err := c.resource(ref)
-	if err != nil {
-		// The kind itself is gone (its CRD was removed): nothing to delete.
-		if errors.Is(err, errUnknownKind) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s before pruning it: %w", ref, c.wrap(err))
-	}
-	ch := &Change{Ref: ref, DryRun: opts.DryRun}
-	if !isSubset(opts.Inventory.Labels(), live.GetLabels()) {
-		ch.Action = ActionSkipped
-		ch.Message = "not pruned: it no longer carries this app's labels"
-		return ch, nil
-	}
-	ch.Action = ActionPruned
-	bg := metav1.DeletePropagationBackground
-	uid := live.GetUID()
-	do := metav1.DeleteOptions{PropagationPolicy: &bg, Preconditions: &metav1.Preconditions{UID: &uid}}
-	if opts.DryRun {
-		do.DryRun = []string{metav1.DryRunAll}
-	}
-	if err := ri.Delete(ctx, ref.Name, do); err != nil && !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("pruning %s: %w", ref, c.wrap(err))
-	}
-	return ch, nil
-}
-
-// DeleteInventory deletes every object recorded for the app that still
-// carries its labels, then the inventory itself. `wild app delete` calls it
-// besides deleting the namespace, so cluster-scoped objects go too.
-func (c *Client) DeleteInventory(ctx context.Context, inv Inventory, dryRun bool) (*Result, error) {
-	if err := inv.validate(); err != nil {
-		return nil, err
-	}
-	prev, err := c.readInventory(ctx, inv)
-	if err != nil {
-		return nil, err
-	}
-	opts := ApplyOptions{DryRun: dryRun, Inventory: inv}
-	res := &Result{DryRun: dryRun}
-	res.Changes, err = c.prune(ctx, prev, nil, opts)
-	if err != nil || dryRun {
-		return res, err
-	}
-	return res, c.deleteInventory(ctx, inv)
-}
-
-// waitCRDs waits for applied CRDs to be Established so that the next stage
-// can use their kinds.
-func (c *Client) waitCRDs(ctx context.Context, defs []*unstructured.Unstructured, timeout time.Duration) error {
-	var crds []*unstructured.Unstructured
-	for _, o := range defs {
-		if o.GetKind() == "CustomResourceDefinition" {
-			crds = append(crds, o)
-		}
-	}
-	if len(crds) == 0 {
-		return nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := c.Wait(wctx, crds, timeout, nil); err != nil {
-		return err
-	}
-	c.Mapper.Reset()
-	return nil
 }

@@ -7,13 +7,18 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // Build runs Kustomize in-process on an app directory (the equivalent of
 // `kubectl kustomize DIR`) and returns the objects in Kustomize's order.
 func Build(dir string) ([]*unstructured.Unstructured, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("app manifests folder %s not found; add the app first: wild app add NAME", dir)
+		return nil, problem.New(problem.NotFound, fmt.Sprintf("app manifests folder %s not found", dir)).With("app.add", "add the app first", "app", "NAME")
+	}
+	if err := checkNoRemote(dir); err != nil {
+		return nil, err
 	}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	resMap, err := k.Run(filesys.MakeFsOnDisk(), dir)

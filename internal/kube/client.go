@@ -26,6 +26,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // FieldManager owns every field Wild Cloud applies to app objects.
@@ -45,7 +47,6 @@ const (
 	AnnotationInst    = "wild-cloud.io/instance"
 	AnnotationInstID  = "wild-cloud.io/instance-id"
 	AnnotationCopied  = "wild-cloud.io/copied-from"
-	localClusterHint  = "for the local cluster: wild dev cluster status"
 	requestTimeout    = 30 * time.Second
 	dialTimeout       = 5 * time.Second
 	defaultConcurrent = 8
@@ -67,7 +68,8 @@ type Client struct {
 // cluster as an *UnreachableError.
 func NewClient(kubeconfigPath string) (*Client, error) {
 	if _, err := os.Stat(kubeconfigPath); err != nil {
-		return nil, fmt.Errorf("cannot read kubeconfig %s: %w; point the instance at a cluster (wild dev cluster up, or --kubeconfig)", kubeconfigPath, err)
+		return nil, &problem.Error{Code: problem.PreconditionFailed, Message: "cannot read kubeconfig " + kubeconfigPath, Err: err,
+			Hint: &problem.Hint{Action: "up", Text: "point the instance at a cluster (its kubeconfig), or start the local one"}}
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
 	if err != nil {
@@ -124,11 +126,15 @@ type UnreachableError struct {
 	Err    error
 }
 
-func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("cannot reach the cluster at %s (%s); is it running? %s", e.Host, e.Reason, localClusterHint)
-}
+func (e *UnreachableError) Error() string { return e.problem().Error() }
 
-func (e *UnreachableError) Unwrap() error { return e.Err }
+// Unwrap returns the typed problem (with the advice) and the cause.
+func (e *UnreachableError) Unwrap() []error { return []error{e.problem(), e.Err} }
+
+func (e *UnreachableError) problem() *problem.Error {
+	return problem.New(problem.Unavailable, fmt.Sprintf("cannot reach the cluster at %s (%s)", e.Host, e.Reason)).
+		With("dev.cluster.status", "is it running? for the local cluster")
+}
 
 // IsUnreachable reports whether err means the cluster could not be reached.
 func IsUnreachable(err error) bool {

@@ -6,10 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 )
@@ -126,4 +130,86 @@ func (c *Client) deleteInventory(ctx context.Context, inv Inventory) error {
 		return fmt.Errorf("deleting inventory %s/%s: %w", InventoryNamespace, inv.Name(), c.wrap(err))
 	}
 	return nil
+}
+
+func objectHash(u *unstructured.Unstructured) string {
+	raw, _ := json.Marshal(u.Object) // map keys are sorted by encoding/json
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:16])
+}
+
+// liveToken changes whenever the live object may have been changed by
+// someone else: a new uid (recreated), a new generation (spec edits bump
+// it) or, for kinds without generation, a new resourceVersion, or a
+// different value of a label or annotation the app sets.
+func liveToken(live, desired *unstructured.Unstructured) string {
+	var b strings.Builder
+	b.WriteString(string(live.GetUID()))
+	if g := live.GetGeneration(); g > 0 {
+		b.WriteString("/g" + strconv.FormatInt(g, 10))
+	} else if owned := ownedFields(live); owned != "" {
+		// Kinds without a generation (PVC, Service, ConfigMap) change
+		// resourceVersion whenever a controller binds or updates them. Our
+		// field manager's entry changes only when someone takes over a field
+		// we own (an Update or a forced apply transfers ownership), which is
+		// exactly drift.
+		b.WriteString("/f" + owned)
+	} else {
+		b.WriteString("/rv" + live.GetResourceVersion())
+	}
+	for _, pair := range []struct{ want, have map[string]string }{
+		{desired.GetLabels(), live.GetLabels()}, {desired.GetAnnotations(), live.GetAnnotations()},
+	} {
+		for _, k := range slices.Sorted(maps.Keys(pair.want)) {
+			b.WriteString("\x00" + k + "=" + pair.have[k])
+		}
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:12])
+}
+
+// ownedFields is the fieldsV1 set of FieldManager's apply entry, "" if none.
+func ownedFields(live *unstructured.Unstructured) string {
+	for _, m := range live.GetManagedFields() {
+		if m.Manager == FieldManager && m.Operation == metav1.ManagedFieldsOperationApply && m.Subresource == "" && m.FieldsV1 != nil {
+			return m.APIVersion + string(m.FieldsV1.Raw)
+		}
+	}
+	return ""
+}
+
+func entryFor(desired, live *unstructured.Unstructured, hash string) *invEntry {
+	return &invEntry{Ref: RefOf(desired), Hash: hash, Token: liveToken(live, desired)}
+}
+
+// keepOld adds previous entries that were neither re-applied nor pruned.
+func keepOld(entries, prev []invEntry, changes []Change) []invEntry {
+	have := map[string]bool{}
+	for _, e := range entries {
+		have[e.Ref.Key()] = true
+	}
+	for _, ch := range changes {
+		if ch.Action == ActionPruned {
+			have[ch.Ref.Key()] = true
+		}
+	}
+	for _, e := range prev {
+		if !have[e.Ref.Key()] {
+			// Unknown hash/token: the next deploy re-checks it with a dry run.
+			entries = append(entries, invEntry{Ref: e.Ref})
+		}
+	}
+	return entries
+}
+
+func sameEntries(a, b []invEntry) bool {
+	key := func(es []invEntry) []string {
+		s := make([]string, len(es))
+		for i, e := range es {
+			s[i] = e.Ref.Key() + "|" + e.Ref.Version + "|" + e.Hash + "|" + e.Token
+		}
+		slices.Sort(s)
+		return s
+	}
+	return slices.Equal(key(a), key(b))
 }

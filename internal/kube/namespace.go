@@ -9,6 +9,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+
+	"github.com/wild-cloud/wild/internal/names"
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // Namespace phases as reported by NamespacePhase.
@@ -48,28 +51,34 @@ type OwnershipError struct {
 	Have      Owner
 }
 
-func (e *OwnershipError) Error() string {
-	if e.Have.InstanceID != e.Want.InstanceID {
-		have := e.Have.Instance
-		if have == "" {
-			have = "id " + e.Have.InstanceID
-		}
-		return fmt.Sprintf("namespace %s belongs to another Wild Cloud instance (%s, app %s); deploying app %s of instance %s there would overwrite that instance's objects; use another namespace in the app's kustomization or delete the app from that instance first",
-			e.Namespace, have, e.Have.App, e.Want.App, e.Want.Instance)
+func (e *OwnershipError) Error() string { return e.problem().Error() }
+
+func (e *OwnershipError) foreign() string {
+	have := e.Have.Instance
+	if have == "" {
+		have = "id " + e.Have.InstanceID
 	}
-	return fmt.Sprintf("namespace %s belongs to app %s of this instance; two apps sharing a namespace would prune and overwrite each other; give app %s its own namespace in its kustomization or delete %s first: wild app delete %s",
-		e.Namespace, e.Have.App, e.Want.App, e.Have.App, e.Have.App)
+	return fmt.Sprintf("namespace %s belongs to another Wild Cloud instance (%s, app %s); deploying app %s of instance %s there would overwrite that instance's objects; use another namespace in the app's kustomization or delete the app from that instance first",
+		e.Namespace, have, e.Have.App, e.Want.App, e.Want.Instance)
 }
 
-// reservedNamespaces are never adopted by an app.
-var reservedNamespaces = map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true, "default": true}
+// Unwrap returns the typed problem with its advice.
+func (e *OwnershipError) Unwrap() error { return e.problem() }
+
+func (e *OwnershipError) problem() *problem.Error {
+	if e.Have.InstanceID != e.Want.InstanceID {
+		return problem.New(problem.Conflict, e.foreign())
+	}
+	return problem.New(problem.Conflict, fmt.Sprintf("namespace %s belongs to app %s of this instance; two apps sharing a namespace would prune and overwrite each other", e.Namespace, e.Have.App)).
+		With("app.delete", fmt.Sprintf("give app %s its own namespace in its kustomization or delete %s first", e.Want.App, e.Have.App), "app", e.Have.App)
+}
 
 // EnsureNamespace creates the namespace or stamps ownership annotations on
 // an existing unowned one. It refuses (with *OwnershipError) a namespace
 // whose annotations name another instance id or another app, and refuses
 // a Terminating namespace (call ClearTerminating first).
 func (c *Client) EnsureNamespace(ctx context.Context, ns string, owner Owner, dryRun bool) (created bool, err error) {
-	if reservedNamespaces[ns] {
+	if names.IsReservedNamespace(ns) {
 		return false, fmt.Errorf("app %s may not deploy into the system namespace %s; set its own namespace in the app's kustomization", owner.App, ns)
 	}
 	live, err := c.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})

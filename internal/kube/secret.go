@@ -29,7 +29,7 @@ func (e *SecretNotFoundError) Error() string {
 
 // ApplySecret makes the Secret hold exactly data (type Opaque), overwriting
 // any hand edit: keys added by hand are removed too, because secrets.yaml is
-// the source of truth (Edge Case 4). The returned Change never holds values;
+// the source of truth (edge case 4 in lifecycle/doc.go). The returned Change never holds values;
 // its Diff lists changed key names only.
 func (c *Client) ApplySecret(ctx context.Context, ns, name string, data map[string][]byte, labels map[string]string, dryRun bool) (Change, error) {
 	return c.writeSecret(ctx, ns, name, corev1.SecretTypeOpaque, data, labels, nil, dryRun)

@@ -41,7 +41,7 @@ func (l leftover) String() string {
 }
 
 // ClearTerminating gets a namespace stuck in Terminating to NotFound, so the
-// user never needs kubectl (lifecycle state STUCK_TERMINATING, Edge Case 1).
+// user never needs kubectl (the "stuck" state, edge case 1 in lifecycle/doc.go).
 //
 // Each attempt removes the finalizers of the objects left inside and deletes
 // the ones not yet being deleted, then calls the namespace finalize

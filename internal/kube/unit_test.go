@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wild-cloud/wild/internal/cli/advice"
 )
 
 func TestStampSecretHash(t *testing.T) {
@@ -104,29 +105,6 @@ func TestUnifiedDiff(t *testing.T) {
 	}
 }
 
-func TestProgressPlainPrintsChangesOnly(t *testing.T) {
-	var buf bytes.Buffer
-	p := NewProgress(&buf, false)
-	ref := ObjectRef{Kind: "Deployment", Namespace: "ns", Name: "web"}
-	p([]ResourceStatus{{Ref: ref, Status: StatusInProgress, Message: "0/1 ready"}})
-	p([]ResourceStatus{{Ref: ref, Status: StatusInProgress, Message: "0/1 ready"}})
-	p([]ResourceStatus{{Ref: ref, Status: StatusCurrent}})
-	want := "Deployment/ns/web: InProgress: 0/1 ready\nDeployment/ns/web: Current\n"
-	if buf.String() != want {
-		t.Errorf("plain progress = %q, want %q", buf.String(), want)
-	}
-	if strings.Contains(buf.String(), "\x1b") {
-		t.Error("plain progress contains terminal escapes")
-	}
-	buf.Reset()
-	tty := NewProgress(&buf, true)
-	tty([]ResourceStatus{{Ref: ref, Status: StatusInProgress}})
-	tty([]ResourceStatus{{Ref: ref, Status: StatusCurrent}})
-	if !strings.Contains(buf.String(), "\x1b[1A") || !strings.Contains(buf.String(), "✓") {
-		t.Errorf("tty progress does not redraw in place: %q", buf.String())
-	}
-}
-
 func TestUnreachableClusterError(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -153,7 +131,7 @@ current-context: c
 	defer cancel()
 	_, err = c.NamespacePhase(ctx, "x")
 	want := "cannot reach the cluster at https://" + addr + " (connection refused); is it running? for the local cluster: wild dev cluster status"
-	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") || !IsUnreachable(err) {
+	if err == nil || !strings.Contains(advice.Message(err), want) || strings.Contains(err.Error(), "\n") || !IsUnreachable(err) {
 		t.Fatalf("err = %v\nwant one line containing %q", err, want)
 	}
 
@@ -194,5 +172,20 @@ spec:
 	}
 	if _, err := Build(filepath.Join(dir, "nope")); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("missing dir: %v", err)
+	}
+}
+
+// Issue 10 item 11: a kustomization naming a remote resource is refused
+// before krusty would fetch it.
+func TestBuildRefusesRemoteResources(t *testing.T) {
+	for _, res := range []string{"https://example.com/x.yaml", "github.com/org/repo//dir?ref=v1", "git@github.com:org/repo.git", "ssh://git@example.com/r.git"} {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "base"), 0o755)
+		os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources:\n  - base\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "base", "kustomization.yaml"), []byte("resources:\n  - "+res+"\n"), 0o644)
+		_, err := Build(dir)
+		if err == nil || !strings.Contains(err.Error(), "remote resource") || !strings.Contains(err.Error(), "base/kustomization.yaml") {
+			t.Fatalf("%s: %v", res, err)
+		}
 	}
 }

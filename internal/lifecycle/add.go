@@ -1,26 +1,17 @@
 package lifecycle
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/operation"
-	"github.com/wild-cloud/wild/internal/render"
+	"github.com/wild-cloud/wild/internal/problem"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
@@ -40,10 +31,22 @@ type Add struct {
 	Set map[string]string
 }
 
+// addOptions are what the shared add steps need: Add's options, and what
+// a deploy's recompile or an update's --fresh pass.
+type addOptions struct {
+	App  string
+	Deps map[string]string
+	Set  map[string]string
+}
+
+func (a *Add) options() addOptions { return addOptions{App: a.App, Deps: a.Deps, Set: a.Set} }
+
 // FileChange is one compiled file's fate.
 type FileChange struct {
 	Path   string `json:"path"`
 	Change string `json:"change"` // created, updated, unchanged, removed
+	// Diff is the file's unified diff, in an update review.
+	Diff string `json:"diff,omitempty"`
 }
 
 // AddResult reports what Add did. Secret values never appear in it.
@@ -65,9 +68,9 @@ func (r *AddResult) Changed() bool {
 	return len(r.ConfigAdded)+len(r.ConfigSet)+len(r.SecretsAdded)+len(r.SecretsCopied) > 0 || filesChanged(r.Files)
 }
 
-// Run performs the add.
+// Run takes the app's lock and performs the add.
 func (a *Add) Run(ctx context.Context) (*AddResult, error) {
-	pkg, err := a.validate()
+	pkg, err := a.options().validate(a.Catalog)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +79,22 @@ func (a *Add) Run(ctx context.Context) (*AddResult, error) {
 		return nil, err
 	}
 	defer unlock()
-	return a.runLocked(pkg)
+	if err := cancelled(ctx); err != nil {
+		return nil, err
+	}
+	return addLocked(a.Env, a.options(), pkg)
+}
+
+// RunLocked is Run for a caller that already holds the app's lock.
+func (a *Add) RunLocked(ctx context.Context) (*AddResult, error) {
+	pkg, err := a.options().validate(a.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	if err := cancelled(ctx); err != nil {
+		return nil, err
+	}
+	return addLocked(a.Env, a.options(), pkg)
 }
 
 // errPreview aborts the transaction of a preview after the files are
@@ -86,23 +104,27 @@ var errPreview = errors.New("preview")
 // Preview computes what an add would compile, writing nothing; deploy's
 // dry run uses it to show the manifests a config change would produce.
 func (a *Add) Preview() (map[string][]byte, error) {
-	pkg, err := a.validate()
+	return previewAdd(&a.Env, a.options())
+}
+
+func previewAdd(env *Env, o addOptions) (map[string][]byte, error) {
+	pkg, err := o.validate(env.Catalog)
 	if err != nil {
 		return nil, err
 	}
 	var files map[string][]byte
-	err = a.Instance.Update(func(e *instance.Edit) error {
-		installedAs, err := resolveDeps(a.Instance, a.App, pkg.Manifest, a.Deps)
+	err = env.Instance.Update(func(e *instance.Edit) error {
+		installedAs, err := resolveDeps(env.Instance, o.App, pkg.Manifest, o.Deps)
 		if err != nil {
 			return err
 		}
-		appCfg, err := a.mergeConfig(e, pkg.Manifest, installedAs, &AddResult{})
+		appCfg, err := mergeAddConfig(env, e, o, pkg.Manifest, installedAs, &AddResult{})
 		if err != nil {
 			return err
 		}
 		m := *pkg.Manifest
 		m.InstalledAs = installedAs
-		if files, err = compile(a.engine(), pkg, &m, appCfg); err != nil {
+		if files, err = compile(env.engine(), pkg, &m, appCfg); err != nil {
 			return err
 		}
 		return errPreview
@@ -113,17 +135,17 @@ func (a *Add) Preview() (map[string][]byte, error) {
 	return nil, err
 }
 
-// runLocked is Run for callers that already hold the app lock (deploy
-// recompiles through it).
-func (a *Add) runLocked(pkg *catalog.Package) (*AddResult, error) {
-	op, err := operation.Start(a.Instance.Path(instance.OperationsDir), a.Instance.Name, "add", a.App)
+// addLocked is the add with its operation record, for callers holding the
+// app lock: Add itself, and deploy's recompile after a config change.
+func addLocked(env Env, o addOptions, pkg *catalog.Package) (*AddResult, error) {
+	op, err := env.startOp("add", o.App)
 	if err != nil {
 		return nil, err
 	}
-	res := &AddResult{App: a.App, Version: pkg.Manifest.Version, Operation: op.ID()}
-	err = a.Instance.Update(func(e *instance.Edit) error {
-		e.Message = fmt.Sprintf("feat(%s): add app", a.App)
-		return a.apply(e, pkg, op, res)
+	res := &AddResult{App: o.App, Version: pkg.Manifest.Version, Operation: op.ID()}
+	err = env.Instance.Update(func(e *instance.Edit) error {
+		e.Message = fmt.Sprintf("feat(%s): add app", o.App)
+		return stageAdd(&env, e, o, pkg, op, res)
 	})
 	if err == nil && !res.Changed() {
 		op.Note("no changes")
@@ -132,11 +154,11 @@ func (a *Add) runLocked(pkg *catalog.Package) (*AddResult, error) {
 	return res, op.Finish(err)
 }
 
-func (a *Add) validate() (*catalog.Package, error) {
-	if err := names.Validate("app", a.App); err != nil {
+func (o addOptions) validate(cat *catalog.Catalog) (*catalog.Package, error) {
+	if err := names.Validate("app", o.App); err != nil {
 		return nil, err
 	}
-	for ref, dep := range a.Deps {
+	for ref, dep := range o.Deps {
 		if err := names.Validate("alias", ref); err != nil {
 			return nil, err
 		}
@@ -144,71 +166,84 @@ func (a *Add) validate() (*catalog.Package, error) {
 			return nil, err
 		}
 	}
-	for k := range a.Set {
+	for k := range o.Set {
 		if _, err := yamldoc.ParsePath(k); err != nil {
-			return nil, fmt.Errorf("--set %s: %w", k, err)
+			return nil, problem.Wrap(problem.Invalid, err, "set "+k)
 		}
 	}
-	return a.Catalog.Get(a.App)
+	return cat.Get(o.App)
 }
 
-func (a *Add) apply(e *instance.Edit, pkg *catalog.Package, op *operation.Op, res *AddResult) error {
+// stageAdd is the add itself, staged into an instance edit: map the
+// dependencies, merge config, fill secrets, compile. Add, deploy's
+// recompile and update --fresh all go through it.
+func stageAdd(env *Env, e *instance.Edit, o addOptions, pkg *catalog.Package, op *operation.Op, res *AddResult) error {
 	op.Step("resolve dependencies")
-	installedAs, err := resolveDeps(a.Instance, a.App, pkg.Manifest, a.Deps)
+	installedAs, err := resolveDeps(env.Instance, o.App, pkg.Manifest, o.Deps)
 	if err != nil {
 		return err
 	}
 	res.InstalledAs = installedAs
 
 	op.Step("merge config")
-	appCfg, err := a.mergeConfig(e, pkg.Manifest, installedAs, res)
+	appCfg, err := mergeAddConfig(env, e, o, pkg.Manifest, installedAs, res)
 	if err != nil {
+		return err
+	}
+	all, err := e.Config.Map()
+	if err != nil {
+		return err
+	}
+	if err := checkNamespace(all, o.App, appCfg); err != nil {
 		return err
 	}
 
 	op.Step("secrets")
-	if err := a.secrets(e, pkg.Manifest, installedAs, appCfg, op, res); err != nil {
+	copied, added, err := fillSecrets(env.engine(), e.Config, e.Secrets, o.App, pkg.Manifest, installedAs, appCfg, op.Warn)
+	res.SecretsCopied, res.SecretsAdded = copied, nonNil(added)
+	if err != nil {
 		return err
 	}
+	warnRegenerated(env.Instance, o.App, added, op)
 
 	op.Step("compile")
 	m := *pkg.Manifest
 	m.InstalledAs = installedAs
-	files, err := compile(a.engine(), pkg, &m, appCfg)
+	files, err := compile(env.engine(), pkg, &m, appCfg)
 	if err != nil {
 		return err
 	}
-	res.Files = diffFiles(a.Instance.AppDir(a.App), files)
-	if !filesChanged(res.Files) && sameBookkeeping(a.Instance.AppDir(a.App), files) {
+	res.Files = diffFiles(env.Instance.AppDir(o.App), files)
+	if !filesChanged(res.Files) && sameBookkeeping(env.Instance.AppDir(o.App), files) {
 		return nil
 	}
-	return e.ReplaceDir(path.Join(instance.AppsDir, a.App), func(dir string) error {
+	return e.ReplaceDir(path.Join(instance.AppsDir, o.App), func(dir string) error {
 		return writeFiles(dir, files)
 	})
 }
 
-// mergeConfig applies --set values, renders defaultConfig against the
+// mergeAddConfig applies Set values, renders defaultConfig against the
 // result and adds only the keys that are missing. It returns the app's
 // final config.
-func (a *Add) mergeConfig(e *instance.Edit, m *catalog.Manifest, installedAs map[string]string, res *AddResult) (map[string]any, error) {
-	appPath := []string{"apps", a.App}
-	for _, k := range sortedKeys(a.Set) {
+func mergeAddConfig(env *Env, e *instance.Edit, o addOptions, m *catalog.Manifest, installedAs map[string]string, res *AddResult) (map[string]any, error) {
+	appPath := []string{"apps", o.App}
+	for _, k := range sortedKeys(o.Set) {
 		p, _ := yamldoc.ParsePath(k)
-		v, err := yamldoc.ParseValue(a.Set[k])
+		v, err := yamldoc.ParseValue(o.Set[k])
 		if err != nil {
 			return nil, err
 		}
 		if err := e.Config.Set(append(append([]string{}, appPath...), p...), v); err != nil {
-			return nil, fmt.Errorf("--set %s: %w", k, err)
+			return nil, problem.Wrap(problem.Invalid, err, "set "+k)
 		}
-		res.ConfigSet = append(res.ConfigSet, "apps."+a.App+"."+k)
+		res.ConfigSet = append(res.ConfigSet, "apps."+o.App+"."+k)
 	}
 	cfg, err := e.Config.Map()
 	if err != nil {
 		return nil, err
 	}
-	existing := asMap(asMap(cfg["apps"])[a.App])
-	node, _, err := RenderDefaults(a.engine(), m, newContext(cfg, installedAs), existing)
+	existing := asMap(asMap(cfg["apps"])[o.App])
+	node, _, err := RenderDefaults(env.engine(), m, newContext(cfg, installedAs), existing)
 	if err != nil {
 		return nil, err
 	}
@@ -222,241 +257,6 @@ func (a *Add) mergeConfig(e *instance.Edit, m *catalog.Manifest, installedAs map
 		return nil, err
 	}
 	return asMap(v), nil
-}
-
-// secrets copies requiredSecrets from dependencies, then fills
-// defaultSecrets. An existing secret is never replaced.
-func (a *Add) secrets(e *instance.Edit, m *catalog.Manifest, installedAs map[string]string, appCfg map[string]any, op *operation.Op, res *AddResult) error {
-	for _, req := range m.RequiredSecrets {
-		ref, key, _ := strings.Cut(req, ".")
-		dep := installedAs[ref]
-		src := append([]string{"apps", dep}, strings.Split(key, ".")...)
-		node, ok := e.Secrets.Get(src)
-		if !ok {
-			return fmt.Errorf("%s needs secret %s from %s, but secrets.yaml has no %s; re-add it to generate it: wild app add %s", a.App, req, dep, strings.Join(src, "."), dep)
-		}
-		dst := append([]string{"apps", a.App}, strings.Split(req, ".")...)
-		if cur, exists := e.Secrets.Get(dst); exists {
-			if cur.Value != node.Value {
-				op.Warn("secret %s differs from its source %s; kept the existing value", strings.Join(dst, "."), strings.Join(src, "."))
-			}
-			continue
-		}
-		if err := e.Secrets.Set(dst, yamldoc.StringNode(node.Value)); err != nil {
-			return err
-		}
-		res.SecretsCopied = append(res.SecretsCopied, strings.Join(dst, "."))
-	}
-	added, err := fillDefaultSecrets(a.engine(), e.Secrets, a.App, m, newContext(mustMap(e.Config), installedAs), appCfg)
-	res.SecretsAdded = nonNil(added)
-	return err
-}
-
-func mustMap(d *yamldoc.Doc) map[string]any {
-	m, _ := d.Map()
-	return m
-}
-
-// fillDefaultSecrets generates missing defaultSecrets: random ones first,
-// then templated ones in order, so a template such as dbUrl can use a
-// password generated in the same run.
-func fillDefaultSecrets(eng *render.Engine, secrets *yamldoc.Doc, app string, m *catalog.Manifest, ctx Context, appCfg map[string]any) ([]string, error) {
-	var added []string
-	for _, templated := range []bool{false, true} {
-		for _, s := range m.DefaultSecrets {
-			if s.HasDefault != templated {
-				continue
-			}
-			p := append([]string{"apps", app}, strings.Split(s.Key, ".")...)
-			if _, exists := secrets.Get(p); exists {
-				continue
-			}
-			val, err := secretValue(eng, secrets, app, m, s, ctx, appCfg)
-			if err != nil {
-				return added, err
-			}
-			if err := secrets.Set(p, yamldoc.StringNode(val)); err != nil {
-				return added, err
-			}
-			added = append(added, strings.Join(p, "."))
-		}
-	}
-	return added, nil
-}
-
-func secretValue(eng *render.Engine, secrets *yamldoc.Doc, app string, m *catalog.Manifest, s catalog.SecretDefault, ctx Context, appCfg map[string]any) (string, error) {
-	if !s.HasDefault {
-		return RandomSecret(32)
-	}
-	mine, _, err := secrets.Value([]string{"apps", app})
-	if err != nil {
-		return "", err
-	}
-	return eng.String(m.Name+"/manifest.yaml", s.Line, s.Default, ctx.data(appCfg, asMap(mine)))
-}
-
-const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-// RandomSecret returns n characters from crypto/rand. Letters and digits
-// only, so the value is safe in URLs, shells and YAML without quoting.
-func RandomSecret(n int) (string, error) {
-	out := make([]byte, 0, n)
-	buf := make([]byte, n*2)
-	for len(out) < n {
-		if _, err := rand.Read(buf); err != nil {
-			return "", err
-		}
-		for _, b := range buf {
-			// Rejection sampling keeps the distribution uniform: 248 is the
-			// largest multiple of 62 below 256.
-			if b < 248 && len(out) < n {
-				out = append(out, secretAlphabet[int(b)%len(secretAlphabet)])
-			}
-		}
-	}
-	return string(out), nil
-}
-
-// compile produces the app's compiled directory: the package's rendered
-// resources, the instance copy of manifest.yaml (with installedAs) and the
-// raw package under .package/.
-func compile(eng *render.Engine, pkg *catalog.Package, m *catalog.Manifest, appCfg map[string]any) (map[string][]byte, error) {
-	out, err := pkg.Compile(eng, appCfg)
-	if err != nil {
-		return nil, err
-	}
-	files, err := pkg.Files()
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		raw, err := fs.ReadFile(pkg.FS, f)
-		if err != nil {
-			return nil, err
-		}
-		out[path.Join(PackageDir, f)] = raw
-	}
-	b, err := m.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	out[catalog.ManifestFile] = b
-	stamp, err := json.Marshal(compileStamp{ConfigHash: configHash(appCfg), Version: m.Version})
-	if err != nil {
-		return nil, err
-	}
-	out[stampFile] = append(stamp, '\n')
-	return out, nil
-}
-
-// stampFile records what an app was compiled from, so deploy knows when
-// config changed since (state 3a) without recompiling over hand edits.
-const stampFile = ".compiled.json"
-
-type compileStamp struct {
-	ConfigHash string `json:"configHash"`
-	Version    string `json:"version"`
-}
-
-// configHash fingerprints an app's config section; encoding/json sorts map
-// keys, so equal configs hash equally.
-func configHash(cfg map[string]any) string {
-	b, _ := json.Marshal(cfg)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-// NeedsRecompile reports whether the app's config changed since it was
-// compiled.
-func NeedsRecompile(inst *instance.Instance, app string) (bool, error) {
-	b, err := os.ReadFile(filepath.Join(inst.AppDir(app), stampFile))
-	if err != nil {
-		return true, nil
-	}
-	var st compileStamp
-	if json.Unmarshal(b, &st) != nil {
-		return true, nil
-	}
-	v, err := inst.GetConfig("apps." + app)
-	if err != nil {
-		return true, nil
-	}
-	return st.ConfigHash != configHash(asMap(v)), nil
-}
-
-func writeFiles(dir string, files map[string][]byte) error {
-	for rel, b := range files {
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// diffFiles compares the compiled files with what is on disk (outside
-// .package/, which is bookkeeping).
-func diffFiles(dir string, files map[string][]byte) []FileChange {
-	seen := map[string]bool{}
-	var out []FileChange
-	for rel, b := range files {
-		if strings.HasPrefix(rel, ".") {
-			continue
-		}
-		seen[rel] = true
-		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
-		switch {
-		case err != nil:
-			out = append(out, FileChange{rel, "created"})
-		case !bytes.Equal(old, b):
-			out = append(out, FileChange{rel, "updated"})
-		default:
-			out = append(out, FileChange{rel, "unchanged"})
-		}
-	}
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() && rel == PackageDir {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && !seen[rel] && !strings.HasPrefix(rel, ".") {
-			out = append(out, FileChange{rel, "removed"})
-		}
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out
-}
-
-func filesChanged(fc []FileChange) bool {
-	for _, f := range fc {
-		if f.Change != "unchanged" {
-			return true
-		}
-	}
-	return false
-}
-
-// sameBookkeeping checks the hidden files (.package/, the compile stamp)
-// that diffFiles leaves out, so an unchanged add can skip the rewrite.
-func sameBookkeeping(dir string, files map[string][]byte) bool {
-	for rel, b := range files {
-		if !strings.HasPrefix(rel, ".") {
-			continue
-		}
-		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
-		if err != nil || !bytes.Equal(old, b) {
-			return false
-		}
-	}
-	return true
 }
 
 func sortedKeys[V any](m map[string]V) []string {

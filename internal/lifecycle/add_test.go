@@ -11,6 +11,8 @@ import (
 	"testing/fstest"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/cli/advice"
+	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 )
 
@@ -65,7 +67,7 @@ requiredSecrets:
 
 func testEnv(t *testing.T) Env {
 	t.Helper()
-	s := instance.NewStore(t.TempDir())
+	s := gitmode.NewStore(t.TempDir())
 	inst, err := s.Create(instance.CreateOptions{Name: "test", Domain: "example.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -169,13 +171,13 @@ func TestReAddIsIdempotentAndKeepsValues(t *testing.T) {
 func TestAddDependencyErrors(t *testing.T) {
 	env := testEnv(t)
 	_, err := (&Add{Env: env, App: "blog"}).Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "blog requires an app of type postgres; add one first: wild app add postgres") {
+	if err == nil || !strings.Contains(advice.Message(err), "blog requires an app of type postgres; add one first: wild app add postgres") {
 		t.Fatalf("missing dep: %v", err)
 	}
 	add(t, env, "pg", nil)
 	add(t, env, "pg2", nil)
 	_, err = (&Add{Env: env, App: "blog"}).Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "--dep db=") {
+	if err == nil || !strings.Contains(advice.Message(err), "--dep db=") {
 		t.Fatalf("ambiguous dep: %v", err)
 	}
 	res := add(t, env, "blog", map[string]string{"db": "pg2"})
@@ -271,7 +273,7 @@ func TestDeleteRefusesAnAppOthersNeed(t *testing.T) {
 	add(t, env, "pg", nil)
 	add(t, env, "blog", nil)
 	_, err := (&Delete{Env: env, App: "pg"}).Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "pg is used by blog") || !strings.Contains(err.Error(), "--force") {
+	if err == nil || !strings.Contains(advice.Message(err), "pg is used by blog") || !strings.Contains(advice.Message(err), "--force") {
 		t.Fatalf("want a refusal naming blog and --force, got %v", err)
 	}
 	if _, err := os.Stat(env.Instance.AppDir("pg")); err != nil {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/render"
 )
@@ -45,7 +46,7 @@ func dependencyOrder(t testing.TB, pkgs []*catalog.Package) []*catalog.Package {
 }
 
 func freshInstance(t testing.TB) *instance.Instance {
-	s := instance.NewStore(t.TempDir())
+	s := gitmode.NewStore(t.TempDir())
 	inst, err := s.Create(instance.CreateOptions{Name: "bench", Domain: "cloud.example.com"})
 	if err != nil {
 		t.Fatal(err)

@@ -8,10 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/operation"
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // Delete removes an app in two phases (state DELETING): the cluster, best
@@ -58,30 +61,60 @@ func Dependents(inst *instance.Instance, app string) ([]string, error) {
 
 // Run deletes the app.
 func (d *Delete) Run(ctx context.Context) (*DeleteResult, error) {
-	if err := names.Validate("app", d.App); err != nil {
+	if err := d.check(); err != nil {
 		return nil, err
-	}
-	if d.Wait == 0 {
-		d.Wait = 30 * time.Second
-	}
-	m, err := ReadInstalledManifest(d.Instance, d.App)
-	if err != nil {
-		return nil, err
-	}
-	if m == nil {
-		return nil, fmt.Errorf("%s is not added to instance %s; nothing to delete (see: wild app list)", d.App, d.Instance.Name)
-	}
-	if deps, err := Dependents(d.Instance, d.App); err != nil {
-		return nil, err
-	} else if len(deps) > 0 && !d.Force {
-		return nil, fmt.Errorf("%s is used by %s; delete those first, or pass --force to delete it anyway", d.App, strings.Join(deps, ", "))
 	}
 	unlock, err := d.Instance.LockApp(d.App)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	op, err := operation.Start(d.Instance.Path(instance.OperationsDir), d.Instance.Name, "delete", d.App)
+	return d.run(ctx)
+}
+
+// RunLocked is Run for a caller that already holds the app's lock.
+func (d *Delete) RunLocked(ctx context.Context) (*DeleteResult, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	return d.run(ctx)
+}
+
+// check refuses an app that is not added, or that others depend on.
+func (d *Delete) check() error {
+	if err := names.Validate("app", d.App); err != nil {
+		return err
+	}
+	m, err := ReadInstalledManifest(d.Instance, d.App)
+	var corrupt *catalog.ManifestError
+	if errors.As(err, &corrupt) {
+		// A corrupt instance manifest must not make the app undeletable:
+		// the compiled manifests still say what to remove.
+		d.observer().Observe(event.Event{Kind: event.Warning, Time: time.Now().UTC(), App: d.App,
+			Message: fmt.Sprintf("%v; deleting %s anyway", err, d.App)})
+		m, err = &catalog.Manifest{Name: d.App}, nil
+	}
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return problem.New(problem.NotFound, fmt.Sprintf("%s is not added to instance %s; nothing to delete", d.App, d.Instance.Name)).
+			With("app.list", "see what is added")
+	}
+	if deps, err := Dependents(d.Instance, d.App); err != nil {
+		return err
+	} else if len(deps) > 0 && !d.Force {
+		return problem.New(problem.PreconditionFailed, fmt.Sprintf("%s is used by %s; delete those first, or delete it anyway", d.App, strings.Join(deps, ", "))).
+			With("app.delete", "to delete it anyway", "app", d.App, "flag", "force")
+	}
+	return nil
+}
+
+func (d *Delete) run(ctx context.Context) (*DeleteResult, error) {
+	if err := cancelled(ctx); err != nil {
+		return nil, err
+	}
+	op, err := d.startOp("delete", d.App)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +123,6 @@ func (d *Delete) Run(ctx context.Context) (*DeleteResult, error) {
 	if err := d.cleanCluster(ctx, res, op); err != nil {
 		res.ClusterDetail = "not cleaned: " + oneLine(err)
 		op.Warn("cluster not cleaned: %v", err)
-		d.logf("warning: the cluster was not cleaned: %v", err)
 	}
 	op.Step("local cleanup")
 	err = d.Instance.Update(func(e *instance.Edit) error {
@@ -104,14 +136,14 @@ func (d *Delete) Run(ctx context.Context) (*DeleteResult, error) {
 		res.LocalCleaned = []string{"apps/" + d.App + "/", "config.yaml apps." + d.App, "secrets.yaml apps." + d.App}
 	}
 	res.Warnings = op.Warnings()
-	return res, op.Finish(err)
+	return res, op.FinishCtx(ctx, err)
 }
 
 // cleanCluster deletes what the app deployed and its namespace, waiting up
 // to d.Wait, then forces finalizers. It never touches a namespace another
 // instance or app owns.
 func (d *Delete) cleanCluster(ctx context.Context, res *DeleteResult, op *operation.Op) error {
-	t, err := loadTarget(d.Instance, d.App)
+	t, err := loadTargetWith(d.Instance, d.App, d.Instance.AppDir(d.App), true)
 	if err != nil {
 		return err
 	}
@@ -134,12 +166,16 @@ func (d *Delete) cleanCluster(ctx context.Context, res *DeleteResult, op *operat
 	if _, err := c.DeleteInventory(ctx, t.inventory(), false); err != nil {
 		return err
 	}
-	gone, err := c.DeleteNamespace(ctx, t.namespace, d.Wait)
+	wait := d.Wait
+	if wait == 0 {
+		wait = 30 * time.Second
+	}
+	gone, err := c.DeleteNamespace(ctx, t.namespace, wait)
 	if err != nil {
 		return err
 	}
 	if !gone {
-		d.logf("namespace %s still terminating after %s; forcing its finalizers", t.namespace, d.Wait)
+		d.logf(d.App, "namespace %s still terminating after %s; forcing its finalizers", t.namespace, wait)
 		op.Note("forced finalizers of namespace %s", t.namespace)
 		if err := c.ClearTerminating(ctx, t.namespace, kube.ClearOptions{Attempts: 3, Wait: 5 * time.Second, Progress: func(s string) { op.Note("%s", s) }}); err != nil {
 			return err

@@ -9,14 +9,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // Deploy makes the cluster match an added app (states DEPLOYING and
-// DEPLOYED, 3a, and the recovery of Edge Cases 1-4).
+// DEPLOYED, 3a, and the recovery of edge cases 1-4; see doc.go).
+// It holds options only; one run's state lives in a deployRun.
 type Deploy struct {
 	Env
 	App      string
@@ -24,21 +27,30 @@ type Deploy struct {
 	NoWait   bool
 	WithDeps bool
 	Timeout  time.Duration
-	// Progress receives live resource statuses while waiting.
-	Progress func([]kube.ResourceStatus)
 	// Client is reused across dependency deploys; made from the instance's
 	// kubeconfig when nil.
 	Client *kube.Client
 	// AllowDirty deploys over uncommitted edits in apps/NAME/ (git mode).
 	AllowDirty bool
+}
 
+// deployRun is the state shared by the deploys of one run (RunMany,
+// --with-deps): the client, what was deployed, and the built apps, so a
+// dependency is built by kustomize once, not once per dependent.
+type deployRun struct {
+	opts     Deploy
+	client   *kube.Client
 	deployed map[string]bool
-	// targets caches built apps within one run (RunMany, --with-deps), so a
-	// dependency is built by kustomize once, not once per dependent.
-	targets map[string]*target
-	// lockHeld is set when the caller (update, rollback) already holds
-	// the app lock; taking it again would wait on ourselves.
-	lockHeld bool
+	targets  map[string]*target
+	first    bool // the next operation record takes Env.OperationID
+}
+
+// deployOne is one app's deploy within a run.
+type deployOne struct {
+	*deployRun
+	app string
+	op  *operation.Op
+	res *DeployResult
 	// buildDir, when set, is a preview compile to deploy from (dry run).
 	buildDir string
 }
@@ -59,82 +71,129 @@ type DeployResult struct {
 
 // Unchanged reports whether the deploy changed nothing in the cluster.
 func (r *DeployResult) Unchanged() bool {
-	for _, c := range r.Changes {
-		if c.Action != kube.ActionUnchanged && c.Action != kube.ActionSkipped {
-			return false
-		}
-	}
-	return !r.Recompiled
+	return !kube.AnyChanged(r.Changes) && !r.Recompiled
 }
 
 // DependencyError is a pre-flight failure: a dependency is not deployed or
-// not ready. Nothing was applied.
+// not ready. Nothing was applied. It unwraps to a *problem.Error with the
+// advice (deploy the dependency, or the app with its dependencies).
 type DependencyError struct {
 	App     string
 	Missing []string
 	Reason  string
 }
 
-func (e *DependencyError) Error() string {
-	return fmt.Sprintf("%s depends on %s, which %s; deploy it first: wild app deploy %s (or: wild app deploy %s --with-deps)",
-		e.App, strings.Join(e.Missing, ", "), e.Reason, strings.Join(e.Missing, " && wild app deploy "), e.App)
+func (e *DependencyError) Error() string { return e.problem().Error() }
+
+// Unwrap returns the typed problem, so problem.CodeOf and HintOf see it.
+func (e *DependencyError) Unwrap() error { return e.problem() }
+
+func (e *DependencyError) problem() *problem.Error {
+	return problem.New(problem.PreconditionFailed, fmt.Sprintf("%s depends on %s, which %s", e.App, strings.Join(e.Missing, ", "), e.Reason)).
+		With("app.deploy", "deploy it first", "app", strings.Join(e.Missing, " ")).
+		Or("app.deploy", "app", e.App, "flag", "with-deps")
 }
 
-// Run deploys the app (and, with WithDeps, its dependencies first).
+// Run takes the app's lock and deploys the app (and, with WithDeps, its
+// dependencies first, each under its own lock).
 func (d *Deploy) Run(ctx context.Context) (*DeployResult, error) {
-	if d.Timeout == 0 {
-		d.Timeout = 5 * time.Minute
+	return d.newRun().deploy(ctx, d.App, false)
+}
+
+// RunLocked is Run for a caller that already holds the app's lock (an
+// update or rollback that redeploys, or a daemon that took it with
+// TryLockApp). Dependencies are still locked one by one.
+func (d *Deploy) RunLocked(ctx context.Context) (*DeployResult, error) {
+	return d.newRun().deploy(ctx, d.App, true)
+}
+
+// RunMany deploys apps in the given order with one client, each
+// dependency at most once. It stops at the first failure and returns the
+// results so far.
+func (d *Deploy) RunMany(ctx context.Context, apps []string) ([]*DeployResult, error) {
+	r := d.newRun()
+	var out []*DeployResult
+	for _, app := range apps {
+		if r.deployed[app] {
+			continue
+		}
+		res, err := r.deploy(ctx, app, false)
+		if res != nil {
+			out = append(out, res)
+		}
+		if err != nil && len(apps) > 1 {
+			return out, fmt.Errorf("%s: %w", app, err)
+		}
+		if err != nil {
+			return out, err
+		}
 	}
-	if d.deployed == nil {
-		d.deployed = map[string]bool{}
+	return out, nil
+}
+
+func (d *Deploy) newRun() *deployRun {
+	opts := *d
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Minute
 	}
-	if d.targets == nil {
-		d.targets = map[string]*target{}
-	}
-	m, err := ReadInstalledManifest(d.Instance, d.App)
+	return &deployRun{opts: opts, client: d.Client, deployed: map[string]bool{}, targets: map[string]*target{}, first: true}
+}
+
+// deploy deploys one app of the run; locked says the caller holds its lock.
+func (r *deployRun) deploy(ctx context.Context, app string, locked bool) (*DeployResult, error) {
+	m, err := ReadInstalledManifest(r.opts.Instance, app)
 	if err != nil {
 		return nil, err
 	}
 	if m == nil {
-		_, err := loadTarget(d.Instance, d.App) // validates the name and says how to add it
+		_, err := loadTarget(r.opts.Instance, app) // validates the name and says how to add it
 		return nil, err
 	}
-	if d.Client == nil {
-		if d.Client, err = clientFor(d.Instance); err != nil {
+	if r.client == nil {
+		if r.client, err = clientFor(r.opts.Instance); err != nil {
 			return nil, err
 		}
 	}
 	var deps []string
-	if d.WithDeps {
-		if deps, err = d.deployDeps(ctx, m.InstalledAs); err != nil {
+	if r.opts.WithDeps {
+		if deps, err = r.deployDeps(ctx, app, m.InstalledAs); err != nil {
 			return nil, err
 		}
 	}
-	if !d.lockHeld {
-		unlock, err := d.Instance.LockApp(d.App)
+	if err := cancelled(ctx); err != nil {
+		return nil, err
+	}
+	if !locked {
+		unlock, err := r.opts.Instance.LockApp(app)
 		if err != nil {
 			return nil, err
 		}
 		defer unlock()
 	}
 	action := "deploy"
-	if d.DryRun {
+	if r.opts.DryRun {
 		action = "deploy-dry-run"
 	}
-	op, err := operation.Start(d.Instance.Path(instance.OperationsDir), d.Instance.Name, action, d.App)
+	env := r.opts.Env
+	if !r.first {
+		env = env.side()
+	}
+	r.first = false
+	op, err := env.startOp(action, app)
 	if err != nil {
 		return nil, err
 	}
-	res := &DeployResult{App: d.App, DryRun: d.DryRun, Deps: deps, Operation: op.ID()}
-	err = d.run(ctx, op, res)
-	res.Warnings = op.Warnings()
-	for _, c := range res.Changes {
+	one := &deployOne{deployRun: r, app: app, op: op,
+		res: &DeployResult{App: app, DryRun: r.opts.DryRun, Deps: deps, Operation: op.ID()}}
+	err = one.run(ctx)
+	one.res.Warnings = op.Warnings()
+	for _, c := range one.res.Changes {
 		if c.Action != kube.ActionUnchanged {
 			op.Change(fmt.Sprintf("%s %s", c.Action, c.Ref))
 		}
 	}
-	d.deployed[d.App] = err == nil
-	return res, op.Finish(err)
+	r.deployed[app] = err == nil
+	return one.res, op.FinishCtx(ctx, err)
 }
 
 func clientFor(inst *instance.Instance) (*kube.Client, error) {
@@ -147,16 +206,14 @@ func clientFor(inst *instance.Instance) (*kube.Client, error) {
 
 // deployDeps deploys every dependency (recursively, each once) before the
 // app, waiting for each to be ready so the app's pre-flight passes.
-func (d *Deploy) deployDeps(ctx context.Context, installedAs map[string]string) ([]string, error) {
+func (r *deployRun) deployDeps(ctx context.Context, app string, installedAs map[string]string) ([]string, error) {
 	var done []string
 	for _, dep := range sortedDeps(installedAs) {
-		if _, ok := d.deployed[dep]; ok {
+		if _, ok := r.deployed[dep]; ok {
 			continue
 		}
-		sub := &Deploy{Env: d.Env, App: dep, DryRun: d.DryRun, NoWait: d.NoWait, WithDeps: true, Timeout: d.Timeout,
-			Progress: d.Progress, Client: d.Client, AllowDirty: d.AllowDirty, deployed: d.deployed, targets: d.targets}
-		d.logf("deploying dependency %s of %s", dep, d.App)
-		res, err := sub.Run(ctx)
+		r.opts.logf(app, "deploying dependency %s of %s", dep, app)
+		res, err := r.deploy(ctx, dep, false)
 		if err != nil {
 			return done, fmt.Errorf("deploy dependency %s: %w", dep, err)
 		}
@@ -165,149 +222,177 @@ func (d *Deploy) deployDeps(ctx context.Context, installedAs map[string]string) 
 	return done, nil
 }
 
-func (d *Deploy) run(ctx context.Context, op *operation.Op, res *DeployResult) error {
-	if gitmode.IsRepo(d.Instance) {
-		op.Step("git checks")
-		if err := d.gitChecks(); err != nil {
+func (o *deployOne) inst() *instance.Instance { return o.opts.Instance }
+
+func (o *deployOne) run(ctx context.Context) error {
+	if gitmode.IsRepo(o.inst()) {
+		o.op.Step("preflight")
+		if err := o.gitChecks(); err != nil {
 			return err
 		}
 	}
-	op.Step("recompile")
-	if err := d.recompile(res); err != nil {
+	o.op.Step("compile")
+	if err := o.recompile(); err != nil {
 		return err
 	}
-	if d.buildDir != "" {
-		defer os.RemoveAll(d.buildDir)
+	if o.buildDir != "" {
+		defer os.RemoveAll(o.buildDir)
 	}
-	t, err := d.target()
+	t, err := o.target()
 	if err != nil {
 		return err
 	}
-	res.Namespace = t.namespace
+	o.res.Namespace = t.namespace
 
-	op.Step("check dependencies")
-	if err := d.checkDeps(ctx, t); err != nil {
-		return err
+	steps := []struct {
+		phase string
+		do    func(context.Context, *target) error
+	}{
+		{"dependencies", o.checkDeps},
+		{"namespace", o.prepareNamespace},
+		{"secrets", o.secrets},
+		{"apply", o.apply},
 	}
-	op.Step("check namespace")
-	if err := d.prepareNamespace(ctx, t, op); err != nil {
-		return err
+	for _, s := range steps {
+		if err := cancelled(ctx); err != nil {
+			return err
+		}
+		o.op.Step(s.phase)
+		if err := s.do(ctx, t); err != nil {
+			return err
+		}
 	}
-	op.Step("secrets")
-	if err := d.secrets(ctx, t, op, res); err != nil {
-		return err
-	}
-	op.Step("apply")
-	applied, err := d.Client.Apply(ctx, t.objs, kube.ApplyOptions{DryRun: d.DryRun, Prune: true, Inventory: t.inventory()})
-	if applied != nil {
-		res.Changes = append(res.Changes, applied.Changes...)
-	}
-	if err != nil {
-		return err
-	}
-	op.Note("%d objects, %d changed", len(t.objs), countChanged(applied.Changes))
-	if d.DryRun || d.NoWait {
+	if o.opts.DryRun || o.opts.NoWait {
 		return nil
 	}
-	op.Step("wait")
-	d.logf("waiting up to %s for %s to be ready", d.Timeout, d.App)
-	if err := d.Client.Wait(ctx, t.objs, d.Timeout, d.Progress); err != nil {
-		var te *kube.WaitTimeoutError
-		if errors.As(err, &te) {
-			return fmt.Errorf("%w; the changes are applied and the cluster keeps trying: follow it with wild app status %s, or wait longer with --timeout", err, d.App)
-		}
+	o.op.Step("wait")
+	return o.wait(ctx, t)
+}
+
+func (o *deployOne) apply(ctx context.Context, t *target) error {
+	applied, err := o.client.Apply(ctx, t.objs, kube.ApplyOptions{DryRun: o.opts.DryRun, Prune: true, Inventory: t.inventory()})
+	if applied != nil {
+		o.res.Changes = append(o.res.Changes, applied.Changes...)
+	}
+	if err != nil {
 		return err
 	}
-	res.Ready = true
+	o.op.Note("%d objects, %d changed", len(t.objs), kube.CountChanged(applied.Changes))
 	return nil
 }
 
-func countChanged(cs []kube.Change) int {
-	n := 0
-	for _, c := range cs {
-		if c.Action != kube.ActionUnchanged && c.Action != kube.ActionSkipped {
-			n++
+func (o *deployOne) wait(ctx context.Context, t *target) error {
+	o.opts.logf(o.app, "waiting up to %s for %s to be ready", o.opts.Timeout, o.app)
+	if err := o.client.Wait(ctx, t.objs, o.opts.Timeout, resourceEvents(o.opts.observer(), o.app)); err != nil {
+		var te *kube.WaitTimeoutError
+		if errors.As(err, &te) {
+			return problem.Wrap(problem.Unavailable, err, "").
+				With("app.status", "the changes are applied and the cluster keeps trying; wait longer with a longer timeout, or follow it", "app", o.app)
+		}
+		return err
+	}
+	o.res.Ready = true
+	return nil
+}
+
+// resourceEvents turns Wait's polls into one resource_status event per
+// resource whose status or message changed.
+func resourceEvents(obs event.Observer, app string) func([]kube.ResourceStatus) {
+	var mu sync.Mutex
+	last := map[kube.ObjectRef]string{}
+	return func(sts []kube.ResourceStatus) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now().UTC()
+		for _, s := range sts {
+			key := s.Status + "\x00" + s.Message
+			if last[s.Ref] == key {
+				continue
+			}
+			last[s.Ref] = key
+			obs.Observe(event.Event{Kind: event.ResourceStatus, Time: now, App: app, Phase: "wait", Resource: &event.Resource{
+				Kind: s.Ref.Kind, Namespace: s.Ref.Namespace, Name: s.Ref.Name, Status: s.Status, Message: s.Message}})
 		}
 	}
-	return n
 }
 
 // gitChecks refuses to deploy unresolved merge conflicts, ever, and
 // uncommitted hand edits unless AllowDirty: what is deployed must be what
 // git records.
-func (d *Deploy) gitChecks() error {
-	if bad, files, err := gitmode.HasConflictMarkers(d.Instance, d.App); err != nil {
+func (o *deployOne) gitChecks() error {
+	if bad, files, err := gitmode.HasConflictMarkers(o.inst(), o.app); err != nil {
 		return err
 	} else if bad {
-		return fmt.Errorf("apps/%s has unresolved merge conflicts in %s; resolve the <<<<<<< markers, then: wild app update %s --continue", d.App, strings.Join(files, ", "), d.App)
+		return problem.New(problem.Conflict, fmt.Sprintf("apps/%s has unresolved merge conflicts in %s", o.app, strings.Join(files, ", "))).
+			With("app.update", "resolve the <<<<<<< markers, then", "app", o.app, "flag", "continue")
 	}
-	if dirty, files, err := gitmode.DirtyApp(d.Instance, d.App); err != nil {
+	if dirty, files, err := gitmode.DirtyApp(o.inst(), o.app); err != nil {
 		return err
-	} else if dirty && !d.AllowDirty {
-		return fmt.Errorf("apps/%s has uncommitted edits (%s); commit them (git add + git commit in %s) or pass --allow-dirty", d.App, strings.Join(files, ", "), d.Instance.Dir)
+	} else if dirty && !o.opts.AllowDirty {
+		return problem.New(problem.PreconditionFailed, fmt.Sprintf("apps/%s has uncommitted edits (%s); commit them (git add + git commit in %s) or allow them", o.app, strings.Join(files, ", "), o.inst().Dir)).
+			With("app.deploy", "deploy anyway", "app", o.app, "flag", "allow-dirty")
 	}
 	return nil
 }
 
 // recompile re-adds the app when its config changed since the last compile
-// (state 3a). In a dry run it only says so: a dry run writes nothing.
-func (d *Deploy) recompile(res *DeployResult) error {
-	need, err := NeedsRecompile(d.Instance, d.App)
+// (the "changed" state, see doc.go). In a dry run it only says so: a dry run writes nothing.
+func (o *deployOne) recompile() error {
+	need, err := NeedsRecompile(o.inst(), o.app)
 	if err != nil || !need {
 		return err
 	}
-	if gitmode.IsRepo(d.Instance) {
-		if custom, err := gitmode.Customized(d.Instance, d.App); err == nil && custom {
+	if gitmode.IsRepo(o.inst()) {
+		if custom, err := gitmode.Customized(o.inst(), o.app, Recompile); err == nil && custom {
 			// Re-rendering would overwrite committed hand edits; they win.
-			d.logf("warning: config of %s changed since it was compiled, but apps/%s has committed hand edits, so it was not recompiled; deploying the committed files (to re-render over your edits: wild app add %s)", d.App, d.App, d.App)
+			o.op.Warn("config of %s changed since it was compiled, but apps/%s has committed hand edits, so it was not recompiled; deploying the committed files (to re-render over your edits, add %s again)", o.app, o.app, o.app)
 			return nil
 		}
 	}
-	if d.DryRun {
-		return d.preview(res)
+	if o.opts.DryRun {
+		return o.preview()
 	}
-	pkg, err := d.Catalog.Get(d.App)
+	pkg, err := o.opts.Catalog.Get(o.app)
 	if err != nil {
-		return fmt.Errorf("config of %s changed, but it cannot be recompiled: %w", d.App, err)
+		return fmt.Errorf("config of %s changed, but it cannot be recompiled: %w", o.app, err)
 	}
-	add := &Add{Env: d.Env, App: d.App}
-	r, err := add.runLocked(pkg)
+	r, err := addLocked(o.opts.Env.side(), addOptions{App: o.app}, pkg)
 	if err != nil {
-		return fmt.Errorf("recompile %s: %w", d.App, err)
+		return fmt.Errorf("recompile %s: %w", o.app, err)
 	}
-	res.Recompiled = filesChanged(r.Files)
-	d.logf("recompiled %s after a config change", d.App)
+	o.res.Recompiled = filesChanged(r.Files)
+	o.opts.logf(o.app, "recompiled %s after a config change", o.app)
 	return nil
 }
 
-func (d *Deploy) target() (*target, error) {
-	if d.buildDir != "" {
-		return loadTargetFrom(d.Instance, d.App, d.buildDir)
+func (o *deployOne) target() (*target, error) {
+	if o.buildDir != "" {
+		return loadTargetFrom(o.inst(), o.app, o.buildDir)
 	}
-	t, err := loadTarget(d.Instance, d.App)
-	if err == nil && d.targets != nil {
-		d.targets[d.App] = t
+	t, err := loadTarget(o.inst(), o.app)
+	if err == nil {
+		o.targets[o.app] = t
 	}
 	return t, err
 }
 
 // depTarget returns a dependency's built target, from this run's cache
 // when it was deployed moments ago.
-func (d *Deploy) depTarget(dep string) (*target, error) {
-	if t := d.targets[dep]; t != nil {
+func (r *deployRun) depTarget(dep string) (*target, error) {
+	if t := r.targets[dep]; t != nil {
 		return t, nil
 	}
-	return loadTarget(d.Instance, dep)
+	return loadTarget(r.opts.Instance, dep)
 }
 
 // preview compiles the changed config into a temp dir, so a dry run shows
 // what the real deploy will apply, and writes nothing to the instance.
-func (d *Deploy) preview(res *DeployResult) error {
-	files, err := (&Add{Env: d.Env, App: d.App}).Preview()
+func (o *deployOne) preview() error {
+	files, err := previewAdd(&o.opts.Env, addOptions{App: o.app})
 	if err != nil {
-		return fmt.Errorf("config of %s changed, but it does not compile: %w", d.App, err)
+		return fmt.Errorf("config of %s changed, but it does not compile: %w", o.app, err)
 	}
-	dir, err := os.MkdirTemp("", "wild-preview-"+d.App+"-")
+	dir, err := os.MkdirTemp("", "wild-preview-"+o.app+"-")
 	if err != nil {
 		return err
 	}
@@ -315,25 +400,25 @@ func (d *Deploy) preview(res *DeployResult) error {
 		os.RemoveAll(dir)
 		return err
 	}
-	d.buildDir = dir
-	res.Recompiled = true
-	d.logf("config of %s changed since it was compiled; the dry run shows the recompiled manifests", d.App)
+	o.buildDir = dir
+	o.res.Recompiled = true
+	o.opts.logf(o.app, "config of %s changed since it was compiled; the dry run shows the recompiled manifests", o.app)
 	return nil
 }
 
-// checkDeps is the pre-flight of Edge Case 3: every mapped dependency must
+// checkDeps is the pre-flight of edge case 3: every mapped dependency must
 // be deployed and ready, or nothing is applied.
-func (d *Deploy) checkDeps(ctx context.Context, t *target) error {
+func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 	var notDeployed []string
 	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
-		if d.deployed[dep] {
-			continue // deployed (and, unless --no-wait, waited for) in this run
+		if o.deployed[dep] {
+			continue // deployed (and, unless NoWait, waited for) in this run
 		}
-		dt, err := d.depTarget(dep)
+		dt, err := o.depTarget(dep)
 		if err != nil {
 			return err
 		}
-		refs, err := d.Client.InventoryRefs(ctx, dt.inventory())
+		refs, err := o.client.InventoryRefs(ctx, dt.inventory())
 		if err != nil {
 			return err
 		}
@@ -341,24 +426,24 @@ func (d *Deploy) checkDeps(ctx context.Context, t *target) error {
 			notDeployed = append(notDeployed, dep)
 			continue
 		}
-		if d.DryRun {
+		if o.opts.DryRun {
 			continue
 		}
-		if d.NoWait {
-			// --no-wait never blocks on readiness; the user is told instead.
-			if err := d.Client.Wait(ctx, dt.objs, time.Millisecond, nil); err != nil {
-				d.logf("warning: dependency %s is deployed but not ready yet; %s may not start until it is", dep, d.App)
+		if o.opts.NoWait {
+			// NoWait never blocks on readiness; the user is told instead.
+			if err := o.client.Wait(ctx, dt.objs, time.Millisecond, nil); err != nil {
+				o.op.Warn("dependency %s is deployed but not ready yet; %s may not start until it is", dep, o.app)
 			}
 			continue
 		}
-		// A dependency deployed a moment ago (--no-wait) gets a bounded
+		// A dependency deployed a moment ago (NoWait) gets a bounded
 		// grace period to become ready rather than an immediate failure.
-		if err := d.Client.Wait(ctx, dt.objs, min(d.Timeout, time.Minute), nil); err != nil {
-			return &DependencyError{App: d.App, Missing: []string{dep}, Reason: "is deployed but not ready (" + oneLine(err) + ")"}
+		if err := o.client.Wait(ctx, dt.objs, min(o.opts.Timeout, time.Minute), nil); err != nil {
+			return &DependencyError{App: o.app, Missing: []string{dep}, Reason: "is deployed but not ready (" + oneLine(err) + ")"}
 		}
 	}
 	if len(notDeployed) > 0 {
-		return &DependencyError{App: d.App, Missing: notDeployed, Reason: "is not deployed"}
+		return &DependencyError{App: o.app, Missing: notDeployed, Reason: "is not deployed"}
 	}
 	return nil
 }
@@ -367,47 +452,47 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// prepareNamespace recovers a namespace stuck Terminating (Edge Cases 1
+// prepareNamespace recovers a namespace stuck Terminating (edge cases 1
 // and 2), then creates or stamps it, refusing one another owner holds.
-func (d *Deploy) prepareNamespace(ctx context.Context, t *target, op *operation.Op) error {
-	phase, err := d.Client.NamespacePhase(ctx, t.namespace)
+func (o *deployOne) prepareNamespace(ctx context.Context, t *target) error {
+	phase, err := o.client.NamespacePhase(ctx, t.namespace)
 	if err != nil {
 		return err
 	}
-	if phase == "Terminating" && !d.DryRun {
-		d.logf("namespace %s is terminating; clearing what blocks it", t.namespace)
-		op.Note("namespace %s was Terminating", t.namespace)
-		err := d.Client.ClearTerminating(ctx, t.namespace, kube.ClearOptions{Attempts: 3, Wait: 5 * time.Second, Progress: func(s string) {
-			d.logf("  %s", s)
-			op.Note("%s", s)
+	if phase == "Terminating" && !o.opts.DryRun {
+		o.opts.logf(o.app, "namespace %s is terminating; clearing what blocks it", t.namespace)
+		o.op.Note("namespace %s was Terminating", t.namespace)
+		err := o.client.ClearTerminating(ctx, t.namespace, kube.ClearOptions{Attempts: 3, Wait: 5 * time.Second, Progress: func(s string) {
+			o.opts.logf(o.app, "  %s", s)
+			o.op.Note("%s", s)
 		}})
 		if err != nil {
 			return err
 		}
 	}
-	_, err = d.Client.EnsureNamespace(ctx, t.namespace, t.owner(d.Instance), d.DryRun)
+	_, err = o.client.EnsureNamespace(ctx, t.namespace, t.owner(o.inst()), o.opts.DryRun)
 	return err
 }
 
 // secrets writes <app>-secrets from secrets.yaml (the source of truth,
-// Edge Case 4), stamps its hash on the workloads that use it so a change
+// edge case 4), stamps its hash on the workloads that use it so a change
 // rolls them, and copies dependency and wildcard TLS secrets the app uses.
-func (d *Deploy) secrets(ctx context.Context, t *target, op *operation.Op, res *DeployResult) error {
-	data, err := secretData(d.Instance, d.App)
+func (o *deployOne) secrets(ctx context.Context, t *target) error {
+	data, err := secretData(o.inst(), o.app)
 	if err != nil {
 		return err
 	}
 	labels := t.inventory().Labels()
-	ch, err := d.Client.ApplySecret(ctx, t.namespace, t.secretName(), data, labels, d.DryRun)
+	ch, err := o.client.ApplySecret(ctx, t.namespace, t.secretName(), data, labels, o.opts.DryRun)
 	if err != nil {
 		return err
 	}
-	res.Changes = append(res.Changes, ch)
+	o.res.Changes = append(o.res.Changes, ch)
 	stamped := kube.StampSecretHash(t.objs, t.secretName(), kube.SecretHash(data))
 	if ch.Action != kube.ActionUnchanged && ch.Action != kube.ActionCreated {
-		res.Restarted = stamped
+		o.res.Restarted = stamped
 	}
-	return d.copySecrets(ctx, t, labels, op, res)
+	return o.copySecrets(ctx, t, labels)
 }
 
 type secretCopy struct {
@@ -418,16 +503,16 @@ type secretCopy struct {
 // copySecrets copies the dependency and wildcard TLS secrets the app's
 // manifests reference, concurrently: they are independent, and a deploy
 // of many apps does this for each.
-func (d *Deploy) copySecrets(ctx context.Context, t *target, labels map[string]string, op *operation.Op, res *DeployResult) error {
-	text := compiledText(d.Instance, d.App)
+func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[string]string) error {
+	text := compiledText(o.inst(), o.app)
 	var copies []secretCopy
 	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
 		if name := dep + "-secrets"; strings.Contains(text, name) {
-			ns, err := d.depNamespace(dep)
+			dt, err := o.depTarget(dep)
 			if err != nil {
-				return err
+				return fmt.Errorf("dependency %s: %w", dep, err)
 			}
-			copies = append(copies, secretCopy{ns, name, false})
+			copies = append(copies, secretCopy{dt.namespace, name, false})
 		}
 	}
 	for _, name := range wildcardSecrets {
@@ -442,7 +527,7 @@ func (d *Deploy) copySecrets(ctx context.Context, t *target, labels map[string]s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			changes[i], errs[i] = d.Client.CopySecret(ctx, c.from, c.name, t.namespace, labels, d.DryRun)
+			changes[i], errs[i] = o.client.CopySecret(ctx, c.from, c.name, t.namespace, labels, o.opts.DryRun)
 		}()
 	}
 	wg.Wait()
@@ -450,55 +535,12 @@ func (d *Deploy) copySecrets(ctx context.Context, t *target, labels map[string]s
 		var nf *kube.SecretNotFoundError
 		switch {
 		case c.tls && errors.As(errs[i], &nf):
-			op.Warn("TLS secret %s/%s does not exist, so %s's Ingress has no certificate yet; create it (cert-manager) and redeploy", c.from, c.name, d.App)
-			d.logf("warning: %s/%s not found; the Ingress will serve without it until it exists", c.from, c.name)
+			o.op.Warn("TLS secret %s/%s does not exist, so %s's Ingress has no certificate yet; create it (cert-manager) and redeploy", c.from, c.name, o.app)
 		case errs[i] != nil:
 			return fmt.Errorf("copy %s into %s: %w", c.name, t.namespace, errs[i])
 		default:
-			res.Changes = append(res.Changes, changes[i])
+			o.res.Changes = append(o.res.Changes, changes[i])
 		}
 	}
 	return nil
-}
-
-// depNamespace is where a dependency's Secret lives: its compiled
-// namespace (from this run's cache when it was just deployed).
-func (d *Deploy) depNamespace(dep string) (string, error) {
-	dt, err := d.depTarget(dep)
-	if err != nil {
-		return "", fmt.Errorf("dependency %s: %w", dep, err)
-	}
-	return dt.namespace, nil
-}
-
-// RunMany deploys apps in the given order with one client, each
-// dependency at most once. It stops at the first failure and returns the
-// results so far.
-func (d *Deploy) RunMany(ctx context.Context, apps []string) ([]*DeployResult, error) {
-	var out []*DeployResult
-	if d.deployed == nil {
-		d.deployed = map[string]bool{}
-	}
-	if d.targets == nil {
-		d.targets = map[string]*target{}
-	}
-	for _, app := range apps {
-		if d.deployed[app] {
-			continue
-		}
-		one := *d
-		one.App = app
-		res, err := one.Run(ctx)
-		d.Client = one.Client
-		if res != nil {
-			out = append(out, res)
-		}
-		if err != nil && len(apps) > 1 {
-			return out, fmt.Errorf("%s: %w", app, err)
-		}
-		if err != nil {
-			return out, err
-		}
-	}
-	return out, nil
 }

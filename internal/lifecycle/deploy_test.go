@@ -18,7 +18,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/cli/advice"
 	"github.com/wild-cloud/wild/internal/clustertest"
+	"github.com/wild-cloud/wild/internal/event"
+	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
@@ -40,7 +43,7 @@ type clusterEnv struct {
 
 func newClusterEnv(t *testing.T) *clusterEnv {
 	t.Helper()
-	s := instance.NewStore(t.TempDir())
+	s := gitmode.NewStore(t.TempDir())
 	inst, err := s.Create(instance.CreateOptions{Name: "it", Domain: "example.com", Kubeconfig: clustertest.Kubeconfig(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +164,7 @@ func TestDeployRefusesUndeployedDependency(t *testing.T) {
 	c.add("vaultwarden")
 	_, err := c.deploy("vaultwarden")
 	var de *DependencyError
-	if !errors.As(err, &de) || !strings.Contains(err.Error(), "wild app deploy postgres") {
+	if !errors.As(err, &de) || !strings.Contains(advice.Message(err), "wild app deploy postgres") {
 		t.Fatalf("want a dependency error naming the fix, got %v", err)
 	}
 	if _, err := c.kc.CoreV1().Namespaces().Get(context.Background(), c.ns("vaultwarden"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -373,11 +376,11 @@ func TestAPIServerDiesMidDeploy(t *testing.T) {
 	var stopped atomic.Bool
 	_, err := c.deploy("hello", func(d *Deploy) {
 		d.Timeout = 20 * time.Second
-		d.Progress = func([]kube.ResourceStatus) {
-			if stopped.CompareAndSwap(false, true) {
+		d.Observer = event.Func(func(e event.Event) {
+			if e.Kind == event.ResourceStatus && stopped.CompareAndSwap(false, true) {
 				clustertest.StopAPIServer(t)
 			}
-		}
+		})
 	})
 	if !stopped.Load() {
 		t.Fatal("the deploy never reached the wait")

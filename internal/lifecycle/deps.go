@@ -9,6 +9,7 @@ import (
 
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // AddedApp is an app present in the instance, read from its instance copy
@@ -18,30 +19,41 @@ type AddedApp struct {
 	Manifest *catalog.Manifest
 }
 
-// AddedApps lists the apps added to inst, sorted by name.
+// AddedApps lists the apps added to inst, sorted by name. An app whose
+// instance manifest is corrupt is left out, so it never blocks the others;
+// ScanAddedApps reports it.
 func AddedApps(inst *instance.Instance) ([]AddedApp, error) {
+	out, _, err := ScanAddedApps(inst)
+	return out, err
+}
+
+// ScanAddedApps lists the added apps, sorted by name, and apart from them
+// the ones whose apps/NAME/manifest.yaml cannot be read or parsed.
+func ScanAddedApps(inst *instance.Instance) ([]AddedApp, []catalog.Broken, error) {
 	entries, err := os.ReadDir(inst.Path(instance.AppsDir))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []AddedApp
+	var broken []catalog.Broken
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		m, err := ReadInstalledManifest(inst, e.Name())
 		if err != nil {
-			return nil, err
+			broken = append(broken, catalog.Broken{Name: e.Name(), Err: err})
+			continue
 		}
 		if m != nil {
 			out = append(out, AddedApp{Name: e.Name(), Manifest: m})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out, broken, nil
 }
 
 // ReadInstalledManifest reads apps/<app>/manifest.yaml; nil if the app is
@@ -77,7 +89,7 @@ func resolveDeps(inst *instance.Instance, app string, m *catalog.Manifest, expli
 	}
 	for ref := range explicit {
 		if _, ok := refs[ref]; !ok {
-			return nil, fmt.Errorf("--dep %s: %s has no dependency named %q (it needs: %s)", ref, app, ref, describeRequires(m))
+			return nil, problem.New(problem.Invalid, fmt.Sprintf("dependency %s: %s has no dependency named %q (it needs: %s)", ref, app, ref, describeRequires(m)))
 		}
 	}
 	var previous map[string]string
@@ -102,10 +114,10 @@ func pickDep(app string, r catalog.Requirement, explicit, previous string, added
 	if explicit != "" {
 		dm := byName[explicit]
 		if dm == nil {
-			return "", fmt.Errorf("--dep %s=%s: %s is not added; add it first: wild app add %s", r.Ref(), explicit, explicit, explicit)
+			return "", problem.New(problem.PreconditionFailed, fmt.Sprintf("dependency %s=%s: %s is not added", r.Ref(), explicit, explicit)).With("app.add", "add it first", "app", explicit)
 		}
 		if dm.Is != r.Name {
-			return "", fmt.Errorf("--dep %s=%s: %s is a %s, but %s needs a %s", r.Ref(), explicit, explicit, dm.Is, app, r.Name)
+			return "", problem.New(problem.Invalid, fmt.Sprintf("dependency %s=%s: %s is a %s, but %s needs a %s", r.Ref(), explicit, explicit, dm.Is, app, r.Name))
 		}
 		return explicit, nil
 	}
@@ -122,9 +134,10 @@ func pickDep(app string, r catalog.Requirement, explicit, previous string, added
 	case 1:
 		return matches[0], nil
 	case 0:
-		return "", fmt.Errorf("%s requires an app of type %s; add one first: wild app add %s", app, r.Name, r.Name)
+		return "", problem.New(problem.PreconditionFailed, fmt.Sprintf("%s requires an app of type %s", app, r.Name)).With("app.add", "add one first", "app", r.Name)
 	}
-	return "", fmt.Errorf("%s requires an app of type %s and several are added (%s); choose one: wild app add %s --dep %s=%s", app, r.Name, strings.Join(matches, ", "), app, r.Ref(), matches[0])
+	return "", problem.New(problem.Conflict, fmt.Sprintf("%s requires an app of type %s and several are added (%s)", app, r.Name, strings.Join(matches, ", "))).
+		With("app.add", "choose one", "app", app, "flag", "dep", "value", r.Ref()+"="+matches[0])
 }
 
 // checkCycle follows installedAs from app's new mapping; reaching app again
@@ -133,7 +146,8 @@ func checkCycle(app string, deps map[string]string, byName map[string]*catalog.M
 	var walk func(name string, trail []string) error
 	walk = func(name string, trail []string) error {
 		if name == app {
-			return fmt.Errorf("dependency cycle: %s; map a dependency to another app with --dep", strings.Join(append(trail, name), " -> "))
+			return problem.New(problem.Invalid, fmt.Sprintf("dependency cycle: %s", strings.Join(append(trail, name), " -> "))).
+				With("app.add", "map a dependency to another app", "app", app, "flag", "dep", "value", "ALIAS=APP")
 		}
 		for _, t := range trail[1:] {
 			if t == name {

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 
@@ -13,7 +12,7 @@ import (
 )
 
 // Diff compares the live objects of a deployed app with what a deploy
-// would apply (state 3d). Fields owned by controllers do not count.
+// would apply (the "drifted" state, see doc.go). Fields owned by controllers do not count.
 type Diff struct {
 	Env
 	App    string
@@ -122,7 +121,7 @@ func appState(ctx context.Context, inst *instance.Instance, c *kube.Client, t *t
 		return StateAdded, "cluster unreachable"
 	}
 	if phase == "Terminating" {
-		return StateStuck, "namespace " + t.namespace + " terminating; wild app deploy " + t.app + " recovers it"
+		return StateStuck, "namespace " + t.namespace + " terminating; deploying recovers it"
 	}
 	refs, err := c.InventoryRefs(ctx, t.inventory())
 	if err != nil || len(refs) == 0 {
@@ -139,10 +138,10 @@ func appState(ctx context.Context, inst *instance.Instance, c *kube.Client, t *t
 	}
 	d, err := (&Diff{Env: Env{Instance: inst}, App: t.app, Client: c}).Run(ctx)
 	if err == nil && d.Drifted {
-		return StateDrifted, "run wild app diff " + t.app
+		return StateDrifted, "the cluster differs; see the diff"
 	}
 	if customized(inst, t.app) {
-		// Committed hand edits are intentional divergence (spec 3d), not drift.
+		// Committed hand edits are intentional divergence (doc.go), not drift.
 		return StateDeployed, "customized"
 	}
 	return StateDeployed, ""
@@ -152,7 +151,7 @@ func customized(inst *instance.Instance, app string) bool {
 	if !gitmode.IsRepo(inst) {
 		return false
 	}
-	ok, err := gitmode.Customized(inst, app)
+	ok, err := gitmode.Customized(inst, app, Recompile)
 	return err == nil && ok
 }
 
@@ -208,35 +207,35 @@ func ClusterHooksFor(env Env) ClusterHooks {
 	}
 	return ClusterHooks{
 		Deployed: deployed,
-		Preview: func(ctx context.Context, app, dir string) (string, error) {
+		Preview: func(ctx context.Context, app, dir string) ([]kube.ObjectDiff, error) {
 			if ok, err := deployed(ctx, app); err != nil || !ok {
-				return "", err
+				return nil, err
 			}
 			cl, _ := client()
 			t, err := loadTargetFrom(env.Instance, app, dir)
 			if err != nil {
-				return "", err
+				return nil, err
 			}
 			diffs, err := cl.Diff(ctx, t.objs, t.inventory())
 			if err != nil {
-				return "", err
+				return nil, err
 			}
-			var b strings.Builder
+			var changed []kube.ObjectDiff
 			for _, d := range diffs {
-				if d.Action == "unchanged" {
-					continue
+				if d.Action != kube.DiffUnchanged {
+					changed = append(changed, d)
 				}
-				fmt.Fprintf(&b, "%s %s\n%s", d.Action, d.Ref, d.Unified)
 			}
-			return b.String(), nil
+			return changed, nil
 		},
 		Deploy: func(ctx context.Context, app string) error {
 			cl, err := client()
 			if err != nil {
 				return err
 			}
-			// Update and rollback call this while holding the app lock.
-			_, err = (&Deploy{Env: env, App: app, Client: cl, lockHeld: true}).Run(ctx)
+			// Update and rollback call this while holding the app lock,
+			// after their own operation record is finished.
+			_, err = (&Deploy{Env: env.side(), App: app, Client: cl}).RunLocked(ctx)
 			return err
 		},
 	}

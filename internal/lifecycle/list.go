@@ -18,6 +18,9 @@ const (
 	StateDegraded  = "degraded"
 	StateDrifted   = "drifted"
 	StateStuck     = "stuck"
+	// StateBroken is a package or an added app whose manifest does not
+	// load; Detail holds the error (file:line).
+	StateBroken = "broken"
 )
 
 // AppSummary is one row of `wild app list`.
@@ -44,30 +47,54 @@ type List struct {
 	Cluster ClusterStater
 }
 
-// Run returns the summaries sorted by name.
+// Run returns the summaries sorted by name. A package or an added app
+// whose manifest does not load is listed as broken with its error
+// (file:line); it never hides the others.
 func (l *List) Run(ctx context.Context) ([]AppSummary, error) {
-	pkgs, err := l.Catalog.List()
+	pkgs, broken, err := l.Catalog.Scan()
 	if err != nil {
 		return nil, err
 	}
 	added := map[string]*catalog.Manifest{}
+	brokenAdded := map[string]string{} // app -> detail
+	var out []AppSummary
 	if l.Instance != nil {
-		apps, err := AddedApps(l.Instance)
+		apps, brokenApps, err := ScanAddedApps(l.Instance)
 		if err != nil {
 			return nil, err
 		}
 		for _, a := range apps {
 			added[a.Name] = a.Manifest
 		}
+		for _, b := range brokenApps {
+			brokenAdded[b.Name] = "added, but " + oneLine(b.Err) + "; deleting it still works"
+		}
 	}
-	var out []AppSummary
+	for _, b := range broken {
+		s := AppSummary{Name: b.Name, State: StateBroken, Detail: oneLine(b.Err), InCatalog: true}
+		if m := added[b.Name]; m != nil {
+			// Added from an earlier, valid version: its state still matters.
+			s = summary(m, true)
+			l.fillState(ctx, &s, m)
+			s.Detail = strings.TrimPrefix(s.Detail+"; ", "; ") + "catalog package broken: " + oneLine(b.Err)
+			delete(added, b.Name)
+		}
+		out = append(out, s)
+	}
 	for _, p := range pkgs {
 		s := summary(p.Manifest, true)
 		if m := added[p.Name]; m != nil {
 			l.fillState(ctx, &s, m)
 			delete(added, p.Name)
 		}
+		if d, ok := brokenAdded[p.Name]; ok {
+			s.State, s.Detail = StateBroken, d
+			delete(brokenAdded, p.Name)
+		}
 		out = append(out, s)
+	}
+	for _, name := range sortedKeys(brokenAdded) {
+		out = append(out, AppSummary{Name: name, State: StateBroken, Detail: brokenAdded[name]})
 	}
 	for _, name := range sortedKeys(added) {
 		s := summary(added[name], false)

@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wild-cloud/wild/internal/problem"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
@@ -183,19 +184,19 @@ func applyRenames(section *yaml.Node, renames map[string]string) ([]ConfigChange
 		newKey := renames[oldKey]
 		op, err := yamldoc.ParsePath(oldKey)
 		if err != nil {
-			return nil, fmt.Errorf("--rename %s=%s: %w", oldKey, newKey, err)
+			return nil, problem.Wrap(problem.Invalid, err, "rename "+oldKey+"="+newKey)
 		}
 		np, err := yamldoc.ParsePath(newKey)
 		if err != nil {
-			return nil, fmt.Errorf("--rename %s=%s: %w", oldKey, newKey, err)
+			return nil, problem.Wrap(problem.Invalid, err, "rename "+oldKey+"="+newKey)
 		}
 		v := lookupNode(section, oldKey)
 		if v == nil {
-			return nil, fmt.Errorf("--rename %s=%s: the app's config has no %s", oldKey, newKey, oldKey)
+			return nil, problem.New(problem.Invalid, fmt.Sprintf("rename %s=%s: the app's config has no %s", oldKey, newKey, oldKey))
 		}
 		deletePath(section, op)
 		if err := setPath(section, np, yamldoc.Clone(v)); err != nil {
-			return nil, fmt.Errorf("--rename %s=%s: %w", oldKey, newKey, err)
+			return nil, problem.Wrap(problem.Invalid, err, "rename "+oldKey+"="+newKey)
 		}
 		out = append(out, ConfigChange{Key: newKey, Change: "renamed", Old: oldKey, New: show(v)})
 	}

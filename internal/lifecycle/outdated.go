@@ -8,15 +8,10 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/wild-cloud/wild/internal/catalog"
-	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/render"
 )
-
-func init() {
-	gitmode.Recompile = Recompile
-}
 
 // OutdatedApp is one row of `wild app outdated`.
 type OutdatedApp struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/names"
-	"github.com/wild-cloud/wild/internal/operation"
+	"github.com/wild-cloud/wild/internal/problem"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
@@ -27,14 +27,15 @@ type Rollback struct {
 
 // RollbackResult reports what Rollback restored.
 type RollbackResult struct {
-	App         string `json:"app"`
-	From        string `json:"from"` // version before the rollback
-	To          string `json:"to"`   // version restored
-	Source      string `json:"source"`
-	Commit      string `json:"commit,omitempty"`
-	Redeployed  bool   `json:"redeployed"`
-	NotDeployed bool   `json:"notDeployed,omitempty"`
-	Operation   string `json:"operation"`
+	App         string   `json:"app"`
+	From        string   `json:"from"` // version before the rollback
+	To          string   `json:"to"`   // version restored
+	Source      string   `json:"source"`
+	Commit      string   `json:"commit,omitempty"`
+	Redeployed  bool     `json:"redeployed"`
+	NotDeployed bool     `json:"notDeployed,omitempty"`
+	Warnings    []string `json:"warnings,omitempty"`
+	Operation   string   `json:"operation"`
 }
 
 // restoreSet is what a rollback writes.
@@ -53,13 +54,27 @@ func (r *Rollback) Run(ctx context.Context) (*RollbackResult, error) {
 		return nil, err
 	}
 	if r.To != "" && r.Snapshot != "" {
-		return nil, fmt.Errorf("choose one of --to COMMIT and --snapshot ID")
+		return nil, problem.New(problem.Invalid, "choose one of a commit (To) and a snapshot (Snapshot)")
 	}
 	unlock, err := r.Instance.LockApp(r.App)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	return r.RunLocked(ctx)
+}
+
+// RunLocked is Run for a caller that already holds the app's lock.
+func (r *Rollback) RunLocked(ctx context.Context) (*RollbackResult, error) {
+	if err := names.Validate("app", r.App); err != nil {
+		return nil, err
+	}
+	if r.To != "" && r.Snapshot != "" {
+		return nil, problem.New(problem.Invalid, "choose one of a commit (To) and a snapshot (Snapshot)")
+	}
+	if err := cancelled(ctx); err != nil {
+		return nil, err
+	}
 	set, err := r.load()
 	if err != nil {
 		return nil, err
@@ -74,18 +89,19 @@ func (r *Rollback) Run(ctx context.Context) (*RollbackResult, error) {
 			return nil, fmt.Errorf("check whether %s is deployed: %w", r.App, err)
 		}
 	}
-	op, err := operation.Start(r.Instance.Path(instance.OperationsDir), r.Instance.Name, "rollback", r.App)
+	op, err := r.startOp("rollback", r.App)
 	if err != nil {
 		return nil, err
 	}
 	res.Operation = op.ID()
+	defer func() { res.Warnings = op.Warnings() }()
 	op.Step("restore " + set.source)
 	err = r.Instance.Update(func(e *instance.Edit) error {
 		e.Message = fmt.Sprintf("rollback(%s): restore %s", r.App, set.source)
 		return set.stage(e, r.App)
 	})
 	if err != nil {
-		return res, op.Finish(err)
+		return res, op.FinishCtx(ctx, err)
 	}
 	gitmode.ClearPending(r.Instance, r.App)
 	if h, err := gitmode.Head(r.Instance); err == nil {
@@ -93,14 +109,14 @@ func (r *Rollback) Run(ctx context.Context) (*RollbackResult, error) {
 	}
 	if !deployed || r.Cluster.Deploy == nil {
 		res.NotDeployed = !deployed
-		return res, op.Finish(nil)
+		return res, op.FinishCtx(ctx, nil)
 	}
 	op.Step("redeploy")
 	if err := r.Cluster.Deploy(ctx, r.App); err != nil {
-		return res, op.Finish(fmt.Errorf("%s was restored, but redeploying it failed: %w", r.App, err))
+		return res, op.FinishCtx(ctx, fmt.Errorf("%s was restored, but redeploying it failed: %w", r.App, err))
 	}
 	res.Redeployed = true
-	return res, op.Finish(nil)
+	return res, op.FinishCtx(ctx, nil)
 }
 
 func (r *Rollback) load() (*restoreSet, error) {
@@ -118,14 +134,16 @@ func (r *Rollback) load() (*restoreSet, error) {
 // commit. Secrets are not in git, so the current ones stay.
 func (r *Rollback) loadCommit() (*restoreSet, error) {
 	if !gitmode.IsRepo(r.Instance) {
-		return nil, fmt.Errorf("--to needs git mode; this instance is not a repository (use a snapshot instead: wild app rollback %s)", r.App)
+		return nil, problem.New(problem.PreconditionFailed, "rolling back to a commit needs git mode; this instance is not a repository").
+			With("app.rollback", "use a snapshot instead", "app", r.App)
 	}
 	files, err := gitmode.AllFilesAt(r.Instance, r.To, path.Join(instance.AppsDir, r.App))
 	if err != nil {
 		return nil, err
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("commit %s has no apps/%s; pick another with: wild instance log %s", r.To, r.App, r.App)
+		return nil, problem.New(problem.NotFound, fmt.Sprintf("commit %s has no apps/%s", r.To, r.App)).
+			With("instance.log", "pick another", "app", r.App)
 	}
 	raw, ok, err := gitmode.FileAt(r.Instance, r.To, instance.ConfigFile)
 	if err != nil {

@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"github.com/wild-cloud/wild/internal/fsutil"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/names"
+	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
 // SnapshotsDir holds per-app snapshots taken before updates. It contains
@@ -200,17 +201,17 @@ func loadSnapshot(inst *instance.Instance, app, id string) (*snapshot, error) {
 			return nil, err
 		}
 		if len(ids) == 0 {
-			return nil, fmt.Errorf("%s has no snapshot to roll back to (one is taken before each update: wild app update %s)", app, app)
+			return nil, problem.New(problem.NotFound, fmt.Sprintf("%s has no snapshot to roll back to", app)).With("app.update", "one is taken before each update", "app", app)
 		}
 		id = ids[0]
 	}
 	if strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
-		return nil, fmt.Errorf("invalid snapshot id %q; list them with: wild app rollback %s --list", id, app)
+		return nil, problem.New(problem.Invalid, fmt.Sprintf("invalid snapshot id %q", id)).With("app.rollback", "list them with", "app", app, "flag", "list")
 	}
 	dir := filepath.Join(root, id)
 	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s has no snapshot %q; list them with: wild app rollback %s --list", app, id, app)
+		return nil, problem.New(problem.NotFound, fmt.Sprintf("%s has no snapshot %q", app, id)).With("app.rollback", "list them with", "app", app, "flag", "list")
 	}
 	if err != nil {
 		return nil, err
@@ -231,17 +232,10 @@ func loadSnapshot(inst *instance.Instance, app, id string) (*snapshot, error) {
 	return s, nil
 }
 
+// encodeNode writes a config or secrets section on its own; Clone expands
+// aliases whose anchors live elsewhere in the file, so it reads back.
 func encodeNode(n *yaml.Node) ([]byte, error) {
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(n); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return yamldoc.EncodeNode(yamldoc.Clone(n))
 }
 
 func readNode(p string, want bool) (*yaml.Node, error) {

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/names"
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // target is an added app as the cluster operations see it: its compiled
@@ -32,15 +34,25 @@ func loadTarget(inst *instance.Instance, app string) (*target, error) {
 
 // loadTargetFrom builds the app from dir, e.g. a preview compile.
 func loadTargetFrom(inst *instance.Instance, app, dir string) (*target, error) {
+	return loadTargetWith(inst, app, dir, false)
+}
+
+// loadTargetWith is loadTargetFrom; lenient tolerates a corrupt instance
+// manifest (delete needs only the compiled objects).
+func loadTargetWith(inst *instance.Instance, app, dir string, lenient bool) (*target, error) {
 	if err := names.Validate("app", app); err != nil {
 		return nil, err
 	}
 	m, err := ReadInstalledManifest(inst, app)
+	var corrupt *catalog.ManifestError
+	if lenient && errors.As(err, &corrupt) {
+		m, err = &catalog.Manifest{Name: app}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	if m == nil {
-		return nil, fmt.Errorf("%s is not added to instance %s; add it first: wild app add %s", app, inst.Name, app)
+		return nil, problem.New(problem.NotFound, fmt.Sprintf("%s is not added to instance %s", app, inst.Name)).With("app.add", "add it first", "app", app)
 	}
 	id, err := inst.ID()
 	if err != nil {
@@ -78,7 +90,7 @@ func namespaceOf(app string, objs []*unstructured.Unstructured) (string, error) 
 	if len(seen) == 0 {
 		return "", fmt.Errorf("apps/%s has no namespace: add a namespace.yaml or set namespace: in its kustomization.yaml", app)
 	}
-	return "", fmt.Errorf("apps/%s spans namespaces %s and has no Namespace object; wild deploys one app into one namespace", app, strings.Join(sortedKeys(seen), ", "))
+	return "", fmt.Errorf("apps/%s spans namespaces %s and has no Namespace object; Wild Cloud deploys one app into one namespace", app, strings.Join(sortedKeys(seen), ", "))
 }
 
 func (t *target) inventory() kube.Inventory {

@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/cli/advice"
 	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 )
@@ -20,7 +21,7 @@ import (
 // gitEnv is an instance in git mode with web v1 added.
 func gitEnv(t *testing.T) Env {
 	t.Helper()
-	inst, err := instance.NewStore(t.TempDir()).Create(instance.CreateOptions{Name: "test", Domain: "example.com"})
+	inst, err := gitmode.NewStore(t.TempDir()).Create(instance.CreateOptions{Name: "test", Domain: "example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestGitModeHandEditSurvivesUpdate(t *testing.T) {
 	env := gitEnv(t)
 	inst := env.Instance
 	handEdit(t, inst, "deployment.yaml", "              cpu: 500m\n", "              cpu: \"2\"\n", "scale(web): more CPU for production")
-	if c, err := gitmode.Customized(inst, "web"); err != nil || !c {
+	if c, err := gitmode.Customized(inst, "web", Recompile); err != nil || !c {
 		t.Fatalf("committed hand edit not reported as customized: %v %v", c, err)
 	}
 	// config set does not recompile, so the committed files are stale;
@@ -156,7 +157,7 @@ func TestGitModeConflictLeavesMarkers(t *testing.T) {
 	if !errors.As(err, &ce) || len(ce.Files) != 1 || ce.Files[0] != "deployment.yaml" {
 		t.Fatalf("want a conflict in deployment.yaml, got %v", err)
 	}
-	if !strings.Contains(err.Error(), "wild app update web --continue") {
+	if !strings.Contains(advice.Message(err), "wild app update web --continue") {
 		t.Errorf("no instructions: %v", err)
 	}
 	dep := readFile(t, filepath.Join(inst.AppDir("web"), "deployment.yaml"))

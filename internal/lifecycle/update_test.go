@@ -14,6 +14,8 @@ import (
 	"testing/fstest"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/cli/advice"
+	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 )
 
@@ -110,7 +112,7 @@ func webMajor() fstest.MapFS {
 
 func webEnv(t *testing.T) Env {
 	t.Helper()
-	inst, err := instance.NewStore(t.TempDir()).Create(instance.CreateOptions{Name: "test", Domain: "example.com"})
+	inst, err := gitmode.NewStore(t.TempDir()).Create(instance.CreateOptions{Name: "test", Domain: "example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,10 +244,10 @@ func TestUpdateMergesCatalogChange(t *testing.T) {
 	if len(rv.SecretsAdded) != 1 || rv.SecretsAdded[0] != "apps.web.apiKey" {
 		t.Errorf("secrets added: %v", rv.SecretsAdded)
 	}
-	if !strings.Contains(rv.Diff, "-          image: nginx:1.25") || !strings.Contains(rv.Diff, "+          image: nginx:1.27") {
-		t.Errorf("diff:\n%s", rv.Diff)
+	if !strings.Contains(rv.UnifiedDiff(), "-          image: nginx:1.25") || !strings.Contains(rv.UnifiedDiff(), "+          image: nginx:1.27") {
+		t.Errorf("diff:\n%s", rv.UnifiedDiff())
 	}
-	if strings.Contains(rv.Diff, oldPassword.(string)) {
+	if strings.Contains(rv.UnifiedDiff(), oldPassword.(string)) {
 		t.Error("review leaks a secret")
 	}
 	// Running it again finds nothing to do.
@@ -281,7 +283,7 @@ func TestUpdateRenameBlocksUntilResolved(t *testing.T) {
 	if !errors.As(err, &be) {
 		t.Fatalf("rename not detected: %v", err)
 	}
-	if !strings.Contains(err.Error(), "--rename dbName=databaseName") {
+	if !strings.Contains(advice.Message(err), "--rename dbName=databaseName") {
 		t.Errorf("error should suggest the rename: %v", err)
 	}
 	if treeHash(t, inst.Dir, nil) != before {
@@ -333,7 +335,7 @@ func TestUpdateDryRunWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rv.Applied || rv.Diff == "" || len(rv.SecretsAdded) != 1 {
+	if rv.Applied || rv.UnifiedDiff() == "" || len(rv.SecretsAdded) != 1 {
 		t.Fatalf("dry-run review: %+v", rv)
 	}
 	if after := treeHash(t, env.Instance.Dir, nil); after != before {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wild-cloud/wild/directory"
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/cli/advice"
 	"github.com/wild-cloud/wild/internal/gitmode"
 )
 
@@ -57,8 +58,12 @@ func TestUpdateReviewsAndDeploysThroughTheCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(rv.Cluster, "traefik/whoami:v1.10.4") {
-		t.Fatalf("review lacks the cluster preview of the new image:\n%s", rv.Cluster)
+	var preview strings.Builder
+	for _, d := range rv.Cluster {
+		preview.WriteString(d.Unified)
+	}
+	if !strings.Contains(preview.String(), "traefik/whoami:v1.10.4") {
+		t.Fatalf("review lacks the cluster preview of the new image:\n%s", preview.String())
 	}
 	rv, err = (&Update{Env: env, App: "hello", Deploy: true, Cluster: ClusterHooksFor(env)}).Run(context.Background())
 	if err != nil || !rv.Deployed {
@@ -82,7 +87,7 @@ func TestGitModeDeployChecks(t *testing.T) {
 	b, _ := os.ReadFile(file)
 	os.WriteFile(file, append(b, []byte("# tuned by hand\n")...), 0o644)
 	_, err := c.deploy("hello")
-	if err == nil || !strings.Contains(err.Error(), "uncommitted edits") || !strings.Contains(err.Error(), "--allow-dirty") {
+	if err == nil || !strings.Contains(err.Error(), "uncommitted edits") || !strings.Contains(advice.Message(err), "--allow-dirty") {
 		t.Fatalf("want a refusal of uncommitted edits, got %v", err)
 	}
 	c.mustDeploy("hello", func(d *Deploy) { d.AllowDirty = true })

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
 )
@@ -69,12 +71,57 @@ func (t *Table) Header(cols ...string) {
 	t.Row(cols...)
 }
 
-// Row writes one row.
+// Row writes one row. Cells are escaped: text from a catalog or a file
+// must not move the cursor, recolour the terminal or break the columns.
 func (t *Table) Row(cols ...string) {
+	for i, c := range cols {
+		cols[i] = Escape(c, false)
+	}
 	fmt.Fprintln(t.tw, strings.Join(cols, "\t"))
 }
 
-// Line writes free text (kept out of column alignment by its lack of tabs).
+// Line writes free text (kept out of column alignment by its lack of
+// tabs). Newlines stay; other control characters are escaped.
 func (t *Table) Line(format string, args ...any) {
-	fmt.Fprintf(t.tw, format+"\n", args...)
+	fmt.Fprint(t.tw, Escape(fmt.Sprintf(format, args...), true)+"\n")
+}
+
+// Escape replaces terminal control characters (C0, DEL, C1, and invalid
+// UTF-8) with Go-style escapes such as \x1b; keepNewlines leaves "\n"
+// alone for multi-line text.
+func Escape(s string, keepNewlines bool) string {
+	if !needsEscape(s, keepNewlines) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '\n' && keepNewlines:
+			b.WriteRune(r)
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case isControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func needsEscape(s string, keepNewlines bool) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if isControl(r) && !(r == '\n' && keepNewlines) {
+			return true
+		}
+	}
+	return false
+}
+
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 || r == 0x202e
 }

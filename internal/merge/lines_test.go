@@ -1,11 +1,11 @@
-package lifecycle
+package merge
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestMerge3(t *testing.T) {
+func TestLines(t *testing.T) {
 	base := "a\nb\nc\nd\ne\n"
 	cases := []struct {
 		name, ours, theirs, want string
@@ -27,7 +27,7 @@ func TestMerge3(t *testing.T) {
 			if c.name == "no trailing newline" {
 				b = "a\nb\nc\nd\ne"
 			}
-			got, conflict := Merge3([]byte(b), []byte(c.ours), []byte(c.theirs))
+			got, conflict := Lines([]byte(b), []byte(c.ours), []byte(c.theirs))
 			if string(got) != c.want || conflict != c.conflict {
 				t.Errorf("got conflict=%v\n%s\nwant conflict=%v\n%s", conflict, got, c.conflict, c.want)
 			}
@@ -45,7 +45,7 @@ func TestMerge3LargeFileFallsBackSafely(t *testing.T) {
 	base := b.String()
 	ours := "top\n" + base
 	theirs := base + "bottom\n"
-	got, conflict := Merge3([]byte(base), []byte(ours), []byte(theirs))
+	got, conflict := Lines([]byte(base), []byte(ours), []byte(theirs))
 	if conflict || string(got) != "top\n"+base+"bottom\n" {
 		t.Fatalf("conflict=%v len=%d", conflict, len(got))
 	}

@@ -1,17 +1,25 @@
-package lifecycle
+// Package merge is the pure merging and diffing of Wild Cloud: the
+// line-by-line three-way merge of compiled files (git mode's updates) and
+// the one unified diff every review and dry run shows. It touches no
+// files and no cluster.
+package merge
 
-import (
-	"bytes"
+import "bytes"
 
-	"github.com/wild-cloud/wild/internal/gitmode"
+// Conflict markers, as git writes them, so any git tool can resolve a
+// conflict this package leaves.
+const (
+	MarkerOurs   = "<<<<<<< ours"
+	MarkerSep    = "======="
+	MarkerTheirs = ">>>>>>> theirs"
 )
 
-// Merge3 merges two edits of base line by line (diff3): a region changed
+// Lines merges two edits of base line by line (diff3): a region changed
 // on one side only takes that side; a region changed identically on both
 // takes it once; a region changed differently on both is a conflict,
 // written between standard markers so any git tool can resolve it. It
 // reports whether there were conflicts.
-func Merge3(base, ours, theirs []byte) ([]byte, bool) {
+func Lines(base, ours, theirs []byte) ([]byte, bool) {
 	o, a, b := splitLines(base), splitLines(ours), splitLines(theirs)
 	ma, mb := matchLines(o, a), matchLines(o, b)
 	var out bytes.Buffer
@@ -54,11 +62,11 @@ func mergeChunk(out *bytes.Buffer, o, a, b [][]byte) bool {
 	case equalLines(b, o), equalLines(a, b):
 		writeLines(out, a)
 	default:
-		out.WriteString(gitmode.MarkerOurs + "\n")
+		out.WriteString(MarkerOurs + "\n")
 		writeLines(out, ensureNL(a))
-		out.WriteString(gitmode.MarkerSep + "\n")
+		out.WriteString(MarkerSep + "\n")
 		writeLines(out, ensureNL(b))
-		out.WriteString(gitmode.MarkerTheirs + "\n")
+		out.WriteString(MarkerTheirs + "\n")
 		return true
 	}
 	return false

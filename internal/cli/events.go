@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/wild-cloud/wild/internal/event"
+)
+
+// terminal renders the service layer's events on stderr: log lines as
+// they come, and while waiting, resource statuses (on a terminal redrawn
+// in place, one line per resource; otherwise a plain line per change, so
+// logs stay short). Warnings are not drawn here: they are in the result,
+// which the command prints. With -o json/yaml, statuses are left out.
+type terminal struct {
+	mu        sync.Mutex
+	w         io.Writer
+	tty       bool
+	resources bool
+	order     []string
+	lines     map[string]event.Resource
+	drawn     int
+}
+
+func newTerminal(w io.Writer, tty, resources bool) *terminal {
+	return &terminal{w: w, tty: tty, resources: resources, lines: map[string]event.Resource{}}
+}
+
+// Observe implements event.Observer.
+func (t *terminal) Observe(e event.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch e.Kind {
+	case event.Log:
+		t.drawn = 0 // a log line scrolls the resource block away
+		fmt.Fprintln(t.w, e.Message)
+	case event.ResourceStatus:
+		if t.resources && e.Resource != nil {
+			t.resource(*e.Resource)
+		}
+	}
+}
+
+func (t *terminal) resource(r event.Resource) {
+	key := refString(r)
+	prev, seen := t.lines[key]
+	if !seen {
+		t.order = append(t.order, key)
+	}
+	t.lines[key] = r
+	if seen && prev == r {
+		return
+	}
+	if !t.tty {
+		fmt.Fprintln(t.w, plainLine(r))
+		return
+	}
+	var b strings.Builder
+	if t.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", t.drawn)
+	}
+	for _, k := range t.order {
+		b.WriteString("\x1b[2K")
+		b.WriteString(ttyLine(t.lines[k]))
+		b.WriteByte('\n')
+	}
+	t.drawn = len(t.order)
+	_, _ = io.WriteString(t.w, b.String())
+}
+
+func refString(r event.Resource) string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+func ttyLine(r event.Resource) string {
+	mark := "…"
+	switch r.Status {
+	case "Current":
+		mark = "✓"
+	case "Failed":
+		mark = "✗"
+	}
+	line := fmt.Sprintf("  %s %-50s %s", mark, refString(r), r.Status)
+	if r.Message != "" && r.Status != "Current" {
+		line += "  " + r.Message
+	}
+	return line
+}
+
+func plainLine(r event.Resource) string {
+	line := refString(r) + ": " + r.Status
+	if r.Message != "" {
+		line += ": " + r.Message
+	}
+	return line
+}
