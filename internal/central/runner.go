@@ -1,0 +1,377 @@
+package central
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wild-cloud/wild/internal/event"
+	"github.com/wild-cloud/wild/internal/fsutil"
+	"github.com/wild-cloud/wild/internal/names"
+	"github.com/wild-cloud/wild/internal/problem"
+)
+
+// Run states. A run is terminal once it leaves Running.
+const (
+	Running     = "running"
+	Succeeded   = "succeeded"
+	Failed      = "failed"
+	Cancelled   = "cancelled"
+	Interrupted = "interrupted"
+)
+
+// ErrorBody is an error as the API shows it: code, message and typed
+// advice. The message leaves the advice's words out (the hint carries
+// them), so a client rebuilds the same *problem.Error from it.
+type ErrorBody struct {
+	Code    problem.Code  `json:"code"`
+	Message string        `json:"message"`
+	Hint    *problem.Hint `json:"hint,omitempty"`
+	Alt     *problem.Hint `json:"alt,omitempty"`
+	Items   []ErrorBody   `json:"items,omitempty"`
+}
+
+// BodyOf turns an error into its API form.
+func BodyOf(err error) *ErrorBody {
+	b := &ErrorBody{Code: problem.CodeOf(err), Message: err.Error()}
+	var pe *problem.Error
+	if !errors.As(err, &pe) {
+		return b
+	}
+	bare := problem.Error{Code: pe.Code, Message: pe.Message, Err: pe.Err}
+	b.Message = strings.Replace(err.Error(), pe.Error(), bare.Error(), 1)
+	b.Hint, b.Alt = pe.Hint, pe.Alt
+	for _, it := range pe.Items {
+		b.Items = append(b.Items, *BodyOf(it))
+	}
+	return b
+}
+
+// Problem rebuilds the service layer's error from its API form.
+func (b *ErrorBody) Problem() *problem.Error {
+	pe := &problem.Error{Code: b.Code, Message: b.Message, Hint: b.Hint, Alt: b.Alt}
+	for i := range b.Items {
+		pe.Items = append(pe.Items, b.Items[i].Problem())
+	}
+	return pe
+}
+
+// RunInfo is the durable record of one operation run by the daemon.
+type RunInfo struct {
+	ID         string          `json:"id"`
+	Action     string          `json:"action"`
+	Instance   string          `json:"instance"`
+	App        string          `json:"app,omitempty"`
+	Status     string          `json:"status"`
+	StartedAt  time.Time       `json:"startedAt"`
+	FinishedAt time.Time       `json:"finishedAt,omitzero"`
+	DurationMs int64           `json:"durationMs,omitempty"`
+	By         string          `json:"by,omitempty"`
+	Result     json.RawMessage `json:"result,omitempty"`
+	Error      *ErrorBody      `json:"error,omitempty"`
+}
+
+// Terminal reports whether the run has ended.
+func (r RunInfo) Terminal() bool { return r.Status != Running }
+
+// Spec is an operation to start.
+type Spec struct {
+	Action   string
+	Instance string
+	App      string // empty for instance-wide operations
+	By       string
+	// Do runs the operation. It must honour ctx and send its events to obs.
+	Do func(ctx context.Context, id string, obs event.Observer) (any, error)
+}
+
+type run struct {
+	info   RunInfo
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Runner runs operations in the daemon, independent of the client that
+// asked: one at a time per app, any number across apps. Each run's record
+// and events are persisted as they happen.
+type Runner struct {
+	dir     string
+	bus     *Bus
+	metrics *Metrics
+
+	mu      sync.Mutex
+	active  map[string]*run // by id
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// NewRunner keeps run records in dir. Runs left "running" by a daemon that
+// died are marked interrupted, with an event saying so.
+func NewRunner(dir string, bus *Bus, m *Metrics) (*Runner, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	r := &Runner{dir: dir, bus: bus, metrics: m, active: map[string]*run{}}
+	runs, err := r.List(Topic{})
+	if err != nil {
+		return nil, err
+	}
+	for _, ri := range runs {
+		if ri.Status == Running {
+			r.finish(&run{info: ri}, Interrupted, nil, &ErrorBody{Code: problem.Internal,
+				Message: "the daemon stopped while this operation ran; run it again (operations are idempotent)"})
+		}
+	}
+	return r, nil
+}
+
+// Start begins an operation and returns its record at once. A second
+// operation on an app that has one running is refused, naming the first.
+func (r *Runner) Start(s Spec) (RunInfo, error) {
+	if err := names.Validate("instance", s.Instance); err != nil {
+		return RunInfo{}, &problem.Error{Code: problem.Invalid, Err: err}
+	}
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		return RunInfo{}, problem.New(problem.Unavailable, "Wild Central is shutting down; try again when it is back")
+	}
+	if busy := r.conflict(s); busy != nil {
+		r.mu.Unlock()
+		what := "instance " + s.Instance
+		if busy.info.App != "" {
+			what = busy.info.App
+		}
+		return RunInfo{}, problem.New(problem.Conflict,
+			fmt.Sprintf("%s is busy: operation %s (%s) is running", what, busy.info.ID, busy.info.Action)).
+			With("operation.follow", "wait for it to finish, or cancel it", "id", busy.info.ID)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ru := &run{cancel: cancel, done: make(chan struct{}), info: RunInfo{
+		ID: NewID(s.Action, s.App), Action: s.Action, Instance: s.Instance, App: s.App,
+		Status: Running, StartedAt: time.Now().UTC(), By: s.By,
+	}}
+	r.active[ru.info.ID] = ru
+	r.wg.Add(1)
+	r.mu.Unlock()
+
+	if err := r.save(ru.info); err != nil {
+		r.mu.Lock()
+		delete(r.active, ru.info.ID)
+		r.mu.Unlock()
+		r.wg.Done()
+		cancel()
+		return RunInfo{}, err
+	}
+	r.publishStatus(ru.info)
+	r.metrics.opStarted(s.Action)
+	go r.execute(ctx, ru, s)
+	return ru.info, nil
+}
+
+// conflict returns the running operation s would collide with: the same
+// app, or anything in the instance when either side is instance-wide.
+func (r *Runner) conflict(s Spec) *run {
+	for _, ru := range r.active {
+		if ru.info.Instance != s.Instance {
+			continue
+		}
+		if ru.info.App == "" || s.App == "" || ru.info.App == s.App {
+			return ru
+		}
+	}
+	return nil
+}
+
+func (r *Runner) execute(ctx context.Context, ru *run, s Spec) {
+	defer r.wg.Done()
+	defer close(ru.done)
+	obs := event.Func(func(e event.Event) {
+		if e.Time.IsZero() {
+			e.Time = time.Now().UTC()
+		}
+		r.bus.Publish(Envelope{Op: ru.info.ID, Instance: ru.info.Instance, App: ru.info.App, Event: &e})
+	})
+	res, err := safeDo(ctx, s, ru.info.ID, obs)
+	switch {
+	case err == nil:
+		r.finish(ru, Succeeded, res, nil)
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		r.finish(ru, Cancelled, res, BodyOf(err))
+	default:
+		r.finish(ru, Failed, res, BodyOf(err))
+	}
+}
+
+// safeDo turns a panic in an operation into a failure, so one bad
+// operation cannot take the daemon down.
+func safeDo(ctx context.Context, s Spec, id string, obs event.Observer) (res any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = problem.New(problem.Internal, fmt.Sprintf("internal error in %s: %v", s.Action, p))
+		}
+	}()
+	return s.Do(ctx, id, obs)
+}
+
+func (r *Runner) finish(ru *run, status string, res any, eb *ErrorBody) {
+	ru.info.Status = status
+	ru.info.FinishedAt = time.Now().UTC()
+	ru.info.DurationMs = ru.info.FinishedAt.Sub(ru.info.StartedAt).Milliseconds()
+	ru.info.Error = eb
+	if res != nil {
+		if b, err := json.Marshal(res); err == nil && string(b) != "null" {
+			ru.info.Result = b
+		}
+	}
+	_ = r.save(ru.info)
+	r.mu.Lock()
+	delete(r.active, ru.info.ID)
+	r.mu.Unlock()
+	r.publishStatus(ru.info)
+	r.metrics.opFinished(ru.info)
+}
+
+func (r *Runner) publishStatus(ri RunInfo) {
+	r.bus.Publish(Envelope{Op: ri.ID, Instance: ri.Instance, App: ri.App, Action: ri.Action, Status: ri.Status})
+}
+
+// Cancel stops a running operation through its context. The operation
+// stops at its next safe point and is recorded as cancelled.
+func (r *Runner) Cancel(id string) (RunInfo, error) {
+	r.mu.Lock()
+	ru, ok := r.active[id]
+	r.mu.Unlock()
+	if !ok {
+		ri, err := r.Get(id)
+		if err != nil {
+			return RunInfo{}, err
+		}
+		return ri, problem.New(problem.Conflict, fmt.Sprintf("operation %s already ended (%s)", id, ri.Status))
+	}
+	ru.cancel()
+	<-ru.done
+	return r.Get(id)
+}
+
+// Get returns one run's record.
+func (r *Runner) Get(id string) (RunInfo, error) {
+	if err := validID(id); err != nil {
+		return RunInfo{}, err
+	}
+	b, err := os.ReadFile(filepath.Join(r.dir, id+".json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return RunInfo{}, problem.New(problem.NotFound, fmt.Sprintf("no operation %q", id)).With("operation.list", "list the operations")
+	}
+	if err != nil {
+		return RunInfo{}, err
+	}
+	var ri RunInfo
+	if err := json.Unmarshal(b, &ri); err != nil {
+		return RunInfo{}, fmt.Errorf("operation record %s: %w", id, err)
+	}
+	return ri, nil
+}
+
+// List returns the runs matching topic (Op is ignored), newest first.
+func (r *Runner) List(t Topic) ([]RunInfo, error) {
+	ents, err := os.ReadDir(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []RunInfo
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		ri, err := r.Get(id)
+		if err != nil {
+			continue
+		}
+		if (t.Instance == "" || t.Instance == ri.Instance) && (t.App == "" || t.App == ri.App) {
+			out = append(out, ri)
+		}
+	}
+	slices.SortFunc(out, func(a, b RunInfo) int { return b.StartedAt.Compare(a.StartedAt) })
+	return out, nil
+}
+
+// Active counts running operations.
+func (r *Runner) Active() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.active)
+}
+
+// Shutdown refuses new operations, lets running ones finish until ctx
+// ends, then cancels them so they stop at a safe point. Whatever is still
+// running when Shutdown returns is recorded as interrupted.
+func (r *Runner) Shutdown(ctx context.Context, cancelAfter time.Duration) {
+	r.mu.Lock()
+	r.closing = true
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(cancelAfter):
+	case <-ctx.Done():
+	}
+	r.mu.Lock()
+	for _, ru := range r.active {
+		ru.cancel()
+	}
+	r.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.mu.Lock()
+		left := make([]*run, 0, len(r.active))
+		for _, ru := range r.active {
+			left = append(left, ru)
+		}
+		r.mu.Unlock()
+		for _, ru := range left {
+			r.finish(ru, Interrupted, nil, &ErrorBody{Code: problem.Internal, Message: "the daemon stopped before this operation reached a safe point; run it again"})
+		}
+	}
+}
+
+func (r *Runner) save(ri RunInfo) error {
+	b, err := json.MarshalIndent(ri, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(filepath.Join(r.dir, ri.ID+".json"), b, 0o600)
+}
+
+// NewID names an operation the way operation records are named, so the
+// daemon's record and the service layer's record share one id.
+func NewID(action, app string) string {
+	subject := "instance"
+	if app != "" {
+		subject = "app_" + app
+	}
+	ts := strings.ReplaceAll(time.Now().UTC().Format("20060102T150405.000000000Z"), ".", "")
+	return fmt.Sprintf("op_%s_%s_%s", action, subject, ts)
+}
+
+func validID(id string) error {
+	if id == "" || len(id) > 200 || strings.ContainsAny(id, "/\\") || strings.Contains(id, "..") {
+		return problem.New(problem.Invalid, fmt.Sprintf("invalid operation id %q", id))
+	}
+	for _, c := range id {
+		if !(c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return problem.New(problem.Invalid, fmt.Sprintf("invalid operation id %q", id))
+		}
+	}
+	return nil
+}
