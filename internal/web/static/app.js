@@ -1,0 +1,210 @@
+// Wild Central's only script: actions are fetch() calls to the JSON API,
+// progress is an EventSource on /api/v1/events. No framework, no build.
+"use strict";
+
+function showProblem(box, err) {
+  if (!box) { return; }
+  box.hidden = false;
+  box.textContent = "";
+  const msg = document.createElement("p");
+  msg.className = "msg";
+  msg.textContent = err.message || "The request failed.";
+  box.appendChild(msg);
+  for (const [k, label] of [["hint", "Next: "], ["alt", "Or: "]]) {
+    if (err[k] && err[k].text) {
+      const p = document.createElement("p");
+      p.className = "hint";
+      p.textContent = label + err[k].text;
+      box.appendChild(p);
+    }
+  }
+}
+
+async function call(method, url, body) {
+  const opt = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
+  if (body !== undefined) {
+    opt.headers["Content-Type"] = "application/json";
+    opt.body = JSON.stringify(body);
+  }
+  const res = await fetch(url, opt);
+  let data = null;
+  const text = await res.text();
+  if (text) { try { data = JSON.parse(text); } catch (e) { data = null; } }
+  if (!res.ok) {
+    throw (data && data.error) || { message: res.status + " " + res.statusText };
+  }
+  return data;
+}
+
+function line(ev) {
+  const e = ev.event;
+  if (!e) { return ev.status ? "== " + ev.action + " " + ev.status : ""; }
+  let s = e.kind;
+  if (e.phase) { s += " " + e.phase; }
+  if (e.resource) { s += " " + e.resource.kind + "/" + e.resource.name + (e.resource.status ? " " + e.resource.status : ""); }
+  if (e.message) { s += ": " + e.message; }
+  if (e.error) { s += " ERROR " + e.error; }
+  return s;
+}
+
+// follow streams an operation's log into pre from its first event and
+// resolves with the terminal status. A reloaded page calls it again and
+// the server replays the log from the start.
+function follow(id, pre) {
+  return new Promise(function (resolve) {
+    const section = pre.closest("section");
+    if (section) { section.hidden = false; }
+    pre.hidden = false;
+    pre.textContent = "";
+    pre.dataset.op = id;
+    const es = new EventSource("/api/v1/events?op=" + encodeURIComponent(id));
+    // The API names its messages "event" (progress) and "status" (the end).
+    const onMessage = function (m) {
+      let ev;
+      try { ev = JSON.parse(m.data); } catch (e) { return; }
+      if (!ev.id) { return; }
+      const l = line(ev);
+      if (l) { pre.textContent += l + "\n"; pre.scrollTop = pre.scrollHeight; }
+      if (ev.status && ev.status !== "running") { done(ev.status); }
+    };
+    es.addEventListener("event", onMessage);
+    es.addEventListener("status", onMessage);
+    // The server ends the stream when the operation ends; if it ended
+    // before its last event reached us, the operation record says how.
+    es.onerror = function () {
+      if (pre.dataset.status) { return; }
+      call("GET", "/api/v1/operations/" + encodeURIComponent(id)).then(function (info) {
+        if (info && info.status && info.status !== "running") { done(info.status); }
+      }, function () { /* keep the stream's own retry */ });
+    };
+    function done(status) {
+      if (pre.dataset.status) { return; }
+      pre.dataset.status = status;
+      es.close();
+      resolve(status);
+    }
+  });
+}
+
+function fieldError(input, text) {
+  const err = document.getElementById(input.id + "-err");
+  if (err) { err.textContent = text; }
+  input.setAttribute("aria-invalid", text ? "true" : "false");
+}
+
+function validate(form) {
+  let ok = true;
+  for (const input of form.querySelectorAll("[data-type]")) {
+    const v = input.value.trim();
+    let msg = "";
+    if (input.dataset.type === "integer" && v !== "" && !/^-?\d+$/.test(v)) { msg = "must be a whole number"; }
+    if (input.dataset.type === "number" && v !== "" && isNaN(Number(v))) { msg = "must be a number"; }
+    fieldError(input, msg);
+    if (msg) { if (ok) { input.focus(); } ok = false; }
+  }
+  for (const input of form.querySelectorAll("[data-same]")) {
+    const other = document.getElementById(input.dataset.same);
+    if (other && other.value !== input.value) {
+      showProblem(form.querySelector(".problem"), { message: "The passwords differ." });
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+function bodyOf(form) {
+  const body = form.dataset.body ? JSON.parse(form.dataset.body) : {};
+  const onlyChanged = form.dataset.onlyChanged;
+  for (const el of form.elements) {
+    if (!el.name) { continue; }
+    const dot = el.name.indexOf(".");
+    if (dot < 0) { body[el.name] = el.value; continue; }
+    const group = el.name.slice(0, dot), key = el.name.slice(dot + 1);
+    if (group === onlyChanged && el.value === el.dataset.initial) { continue; }
+    body[group] = body[group] || {};
+    body[group][key] = el.value;
+  }
+  return body;
+}
+
+function then(form) {
+  const to = form.dataset.then;
+  if (!to) { return; }
+  if (to === "reload") { location.reload(); } else { location.assign(to); }
+}
+
+async function submitApi(form) {
+  const box = form.querySelector(".problem") || document.querySelector("#progress .problem");
+  if (box) { box.hidden = true; }
+  if (!validate(form)) { return; }
+  const sp = form.dataset.api.indexOf(" ");
+  const method = form.dataset.api.slice(0, sp), url = form.dataset.api.slice(sp + 1);
+  const buttons = form.querySelectorAll("button");
+  buttons.forEach(function (b) { b.disabled = true; });
+  try {
+    const res = await call(method, url, method === "DELETE" ? undefined : bodyOf(form));
+    if (res && res.id && res.status === "running") {
+      const pre = form.dataset.log ? document.querySelector(form.dataset.log) : form.querySelector(".log");
+      const status = await follow(res.id, pre);
+      if (status !== "succeeded") {
+        const info = await call("GET", "/api/v1/operations/" + encodeURIComponent(res.id));
+        throw (info && info.error) || { message: "The operation " + status + "." };
+      }
+    }
+    then(form);
+  } catch (err) {
+    showProblem(box, err);
+  } finally {
+    buttons.forEach(function (b) { b.disabled = false; });
+  }
+}
+
+async function submitConfig(form) {
+  const box = form.querySelector(".problem");
+  box.hidden = true;
+  if (!validate(form)) { return; }
+  try {
+    for (const el of form.querySelectorAll("[name^='set.']")) {
+      if (el.value === el.dataset.initial) { continue; }
+      await call("PUT", form.dataset.config, { path: form.dataset.prefix + el.name.slice(4), value: el.value });
+    }
+    then(form);
+  } catch (err) {
+    showProblem(box, err);
+  }
+}
+
+document.addEventListener("submit", function (ev) {
+  const form = ev.target;
+  if (form.dataset.api) { ev.preventDefault(); submitApi(form); }
+  if (form.dataset.config) { ev.preventDefault(); submitConfig(form); }
+});
+
+document.addEventListener("click", async function (ev) {
+  const b = ev.target.closest("[data-reveal]");
+  if (!b) { return; }
+  const span = b.parentElement.querySelector(".secret");
+  try {
+    const res = await call("GET", b.dataset.reveal);
+    span.textContent = String(res.value);
+    b.hidden = true;
+  } catch (err) {
+    span.textContent = err.message;
+  }
+});
+
+document.addEventListener("change", function (ev) {
+  const el = ev.target;
+  if (el.dataset.fill && el.files && el.files[0]) {
+    el.files[0].text().then(function (t) { document.getElementById(el.dataset.fill).value = t; });
+  }
+});
+
+document.addEventListener("DOMContentLoaded", function () {
+  for (const pre of document.querySelectorAll("pre[data-follow]")) {
+    follow(pre.dataset.follow, pre).then(function (status) {
+      // On the app page, a finished operation changes what the page shows.
+      if (document.getElementById("state") && status === "succeeded") { location.reload(); }
+    });
+  }
+});
