@@ -46,16 +46,27 @@ const Nodes = 3
 var (
 	cluster *devcluster.Cluster
 	wildBin string
+	// upOpts are the options Main started the cluster with, for Restart.
+	upOpts devcluster.Options
 )
+
+// Option changes the shared cluster Main starts.
+type Option func(*devcluster.Options)
+
+// RealNode gives the shared cluster the real node (containerd, kubelet,
+// kube-proxy, CoreDNS). The test binary fails, never skips, when this
+// machine cannot run it: tests that need real containers must run where
+// they can.
+func RealNode(o *devcluster.Options) { o.RealNode = devcluster.RealNodeOn }
 
 // Main starts the control plane, runs the tests and stops it. It never
 // returns. Missing binaries fail the test binary with the build command,
 // so integration tests cannot be skipped by accident.
-func Main(m *testing.M) {
-	os.Exit(run(m))
+func Main(m *testing.M, opts ...Option) {
+	os.Exit(run(m, opts))
 }
 
-func run(m *testing.M) (code int) {
+func run(m *testing.M, opts []Option) (code int) {
 	// TestMain must parse flags itself before reading any (testing.Verbose).
 	flag.Parse()
 	if err := devcluster.CheckBinaries(binDir()); err != nil {
@@ -105,9 +116,15 @@ func run(m *testing.M) (code int) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cluster, err = devcluster.Up(ctx, devcluster.Options{
-		Dir: dir, Nodes: Nodes, BinDir: binDir(), WildBinary: wildBin,
-	})
+	o := devcluster.Options{Dir: dir, Nodes: Nodes, BinDir: binDir(), WildBinary: wildBin}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if testing.Verbose() {
+		o.Progress = os.Stderr
+	}
+	upOpts = o
+	cluster, err = devcluster.Up(ctx, o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "clustertest: start the control plane: %v\n", err)
 		return 1
@@ -249,5 +266,21 @@ func StartAPIServer(t testing.TB) {
 	t.Helper()
 	if err := Cluster(t).Start(context.Background(), devcluster.APIServer); err != nil {
 		t.Fatalf("start API server: %v", err)
+	}
+}
+
+// Restart stops the whole shared cluster (wild down) and starts it again
+// with the same options and data, as a user's down and up would.
+func Restart(t testing.TB) {
+	t.Helper()
+	c := Cluster(t)
+	if err := devcluster.Down(c.Dir); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var err error
+	if cluster, err = devcluster.Up(ctx, upOpts); err != nil {
+		t.Fatalf("up again: %v", err)
 	}
 }

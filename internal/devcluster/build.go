@@ -32,11 +32,12 @@ const BuildCommand = "go run ./cmd/wild dev cluster build"
 // control-plane module needs.
 const kwokPackage = "sigs.k8s.io/kwok/cmd/kwok@v0.7.0"
 
-// moduleBinaries are the mains of the devcluster module; Binaries adds kwok.
-var moduleBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+// moduleBinaries are the mains of the devcluster module; Binaries adds
+// CoreDNS (a module of its own under devcluster/coredns) and kwok.
+var moduleBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"}
 
-// Binaries lists every executable the control plane needs in its bin dir.
-var Binaries = append(append([]string{}, moduleBinaries...), "kwok")
+// Binaries lists every executable the cluster needs in its bin dir.
+var Binaries = append(append([]string{}, moduleBinaries...), "pause", "smoke", "coredns", "kwok")
 
 const (
 	moduleDirName = "devcluster"
@@ -106,8 +107,22 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 	start := time.Now()
 	fmt.Fprintf(progress, "building %s from %s into %s (a cold build takes about 5 minutes on 2 cores)\n",
 		strings.Join(moduleBinaries, ", "), src, binDir)
-	if err := runGo(ctx, progress, src, nil, "build", "-v", "-o", binDir+string(os.PathSeparator), "./cmd/..."); err != nil {
+	ldflags, err := versionLDFlags(ctx, src)
+	if err != nil {
+		return "", err
+	}
+	out := binDir + string(os.PathSeparator)
+	if err := runGo(ctx, progress, src, nil, "build", "-v", "-ldflags", ldflags, "-o", out, "./cmd/..."); err != nil {
 		return "", fmt.Errorf("build control plane: %w", err)
+	}
+	// The programs that go into images must be static: an image holds
+	// nothing else, no libc.
+	if err := runGo(ctx, progress, src, []string{"CGO_ENABLED=0"}, "build", "-v", "-o", out, "./images/..."); err != nil {
+		return "", fmt.Errorf("build image programs: %w", err)
+	}
+	fmt.Fprintf(progress, "building coredns\n")
+	if err := runGo(ctx, progress, filepath.Join(src, "coredns"), nil, "build", "-v", "-o", filepath.Join(binDir, "coredns"), "."); err != nil {
+		return "", fmt.Errorf("build coredns: %w", err)
 	}
 	fmt.Fprintf(progress, "installing %s\n", kwokPackage)
 	if err := runGo(ctx, progress, binDir, []string{"GOBIN=" + binDir}, "install", "-v", kwokPackage); err != nil {
@@ -118,6 +133,24 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 	}
 	fmt.Fprintf(progress, "built control plane binaries in %s\n", time.Since(start).Round(time.Second))
 	return binDir, nil
+}
+
+// versionLDFlags stamps the Kubernetes version the module pins into the
+// binaries; without it the kubelet reports v0.0.0-master as its node's
+// version, which the API server and kubectl then show.
+func versionLDFlags(ctx context.Context, src string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Version}}", "k8s.io/kubernetes")
+	cmd.Dir = src
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("read the k8s.io/kubernetes version of %s: %w", src, err)
+	}
+	v := strings.TrimSpace(string(out))
+	major, minor, _ := strings.Cut(strings.TrimPrefix(v, "v"), ".")
+	minor, _, _ = strings.Cut(minor, ".")
+	const pkg = "k8s.io/component-base/version"
+	return fmt.Sprintf("-X %[1]s.gitVersion=%[2]s -X %[1]s.gitMajor=%[3]s -X %[1]s.gitMinor=%[4]s -X %[1]s.gitTreeState=clean",
+		pkg, v, major, minor), nil
 }
 
 // CheckBinaries reports, as an error naming the build command, any

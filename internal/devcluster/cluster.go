@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,8 @@ type Options struct {
 	// os.Executable(), which is wrong under `go test`, so tests pass
 	// testutil.WildBinary().
 	WildBinary string
+	// RealNode says whether to run the real node beside the kwok nodes.
+	RealNode RealNodeMode
 	// Progress receives human-readable progress lines; nil discards them.
 	Progress io.Writer
 }
@@ -51,6 +54,8 @@ type Cluster struct {
 	Server string `json:"server"`
 	// Nodes is the number of fake nodes.
 	Nodes int `json:"nodes"`
+	// RealNode is true when node RealNodeName runs real containers.
+	RealNode bool `json:"realNode"`
 }
 
 // DefaultDir is where `wild dev cluster` keeps its cluster unless told
@@ -91,7 +96,11 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := opts.complete(st); err != nil {
 		return nil, err
 	}
-	if st != nil && allAlive(st) {
+	realNode, err := opts.wantRealNode(st, progress)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil && allAlive(st) && realNode == st.RealNode {
 		c := newCluster(opts.Dir, st)
 		if err := c.readyz(ctx); err == nil {
 			if opts.Nodes > st.Nodes {
@@ -120,6 +129,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 	}
 	st.Nodes = max(opts.Nodes, st.Nodes)
+	st.RealNode = realNode
 	st.BinDir = opts.BinDir
 	st.WildBinary = opts.WildBinary
 
@@ -146,9 +156,31 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.waitReady(ctx, st); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(progress, "dev cluster ready in %s: %d nodes; kubeconfig %s\n",
-		time.Since(start).Round(10*time.Millisecond), st.Nodes, c.Kubeconfig)
+	nodes := fmt.Sprintf("%d kwok nodes", st.Nodes)
+	if st.RealNode {
+		nodes += " and real node " + RealNodeName
+	}
+	fmt.Fprintf(progress, "dev cluster ready in %s: %s; kubeconfig %s\n",
+		time.Since(start).Round(10*time.Millisecond), nodes, c.Kubeconfig)
 	return c, nil
+}
+
+// wantRealNode decides whether the cluster runs the real node. A cluster
+// that has one keeps it.
+func (o *Options) wantRealNode(prev *state, progress io.Writer) (bool, error) {
+	if o.RealNode == RealNodeOff && (prev == nil || !prev.RealNode) {
+		return false, nil
+	}
+	err := nodeAvailable(o.Dir)
+	switch {
+	case err == nil:
+		return true, nil
+	case o.RealNode == RealNodeAuto:
+		fmt.Fprintf(progress, "no real node, kwok nodes only (pods are simulated): %v\n", err)
+		return false, nil
+	default:
+		return false, err
+	}
 }
 
 // complete fills defaults; a cluster started before keeps the binaries it
@@ -253,6 +285,7 @@ func newCluster(dir string, st *state) *Cluster {
 		Kubeconfig: filepath.Join(dir, "kubeconfig"),
 		Server:     fmt.Sprintf("https://127.0.0.1:%d", st.Ports.APIServer),
 		Nodes:      st.Nodes,
+		RealNode:   st.RealNode,
 	}
 }
 
@@ -285,6 +318,8 @@ func (c *Cluster) command(st *state, name string) (string, []string) {
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", st.Ports.EtcdClient)
 	bin := func(b string) string { return filepath.Join(st.BinDir, b) }
 	switch name {
+	case Containerd, CoreDNS, KubeProxy, Kubelet:
+		return c.nodeCommand(st, name)
 	case Etcd:
 		return bin("etcd"), []string{
 			"--data-dir=" + filepath.Join(dir, "etcd"),
@@ -306,6 +341,9 @@ func (c *Cluster) command(st *state, name string) (string, []string) {
 			"--authorization-mode=RBAC",
 			"--service-cluster-ip-range=" + serviceCIDR,
 			"--allow-privileged=true",
+			// The real node is reached by IP: its name is not in any DNS
+			// this machine may ask.
+			"--kubelet-preferred-address-types=InternalIP",
 			"--profiling=false",
 			// Endpoints may not point at loopback, and there is no other
 			// address that is sure to exist; nothing in-cluster runs anyway.
@@ -418,34 +456,54 @@ func (c *Cluster) startDead(ctx context.Context, st *state) error {
 			return errors.Join(errs...)
 		}
 	}
+	// The controller manager gives up (exits) when the API server is not
+	// healthy within 10 s, which a loaded machine can exceed; it starts
+	// once the API server answers, as kwok does.
+	late := []string{ControllerManager, Kwok}
 	for _, name := range Components {
-		if name == Kwok || st.Processes[name].alive() {
+		if slices.Contains(late, name) || st.Processes[name].alive() {
 			continue
 		}
 		if err := c.startComponent(st, name); err != nil {
 			return err
 		}
 	}
-	if st.Processes[Kwok].alive() {
-		return saveState(c.Dir, st)
+	var dead []string
+	for _, name := range late {
+		if !st.Processes[name].alive() {
+			// Not running and not yet started: keep it out of the
+			// liveness checks.
+			rec := st.Processes[name]
+			rec.PID, rec.StartTime = 0, 0
+			st.Processes[name] = rec
+			dead = append(dead, name)
+		}
 	}
-	// Not running and not yet started: keep it out of the liveness checks.
-	rec := st.Processes[Kwok]
-	rec.PID, rec.StartTime = 0, 0
-	st.Processes[Kwok] = rec
 	if err := saveState(c.Dir, st); err != nil {
 		return err
 	}
-	if err := c.poll(ctx, st, "the API server to answer /readyz", c.readyz); err != nil {
+	if len(dead) > 0 {
+		if err := c.poll(ctx, st, "the API server to answer /readyz", c.readyz); err != nil {
+			return err
+		}
+	}
+	for _, name := range dead {
+		if name == Kwok {
+			if err := c.deleteNodeLeases(ctx); err != nil {
+				return err
+			}
+		}
+		if err := c.startComponent(st, name); err != nil {
+			return err
+		}
+	}
+	if err := saveState(c.Dir, st); err != nil {
 		return err
 	}
-	if err := c.deleteNodeLeases(ctx); err != nil {
-		return err
+	if st.RealNode {
+		return c.startNode(ctx, st)
 	}
-	if err := c.startComponent(st, Kwok); err != nil {
-		return err
-	}
-	return saveState(c.Dir, st)
+	return nil
 }
 
 func (c *Cluster) startComponent(st *state, name string) error {
@@ -459,7 +517,7 @@ func (c *Cluster) startComponent(st *state, name string) error {
 }
 
 func allAlive(st *state) bool {
-	for _, name := range Components {
+	for _, name := range st.components() {
 		if !st.Processes[name].alive() {
 			return false
 		}
@@ -468,7 +526,7 @@ func allAlive(st *state) bool {
 }
 
 func anyAlive(st *state) bool {
-	for _, name := range Components {
+	for _, name := range st.components() {
 		if st.Processes[name].alive() {
 			return true
 		}

@@ -22,7 +22,12 @@ import (
 	"github.com/wild-cloud/wild/internal/devcluster"
 )
 
-func TestMain(m *testing.M) { clustertest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(devcluster.HogEnv) != "" {
+		devcluster.HogMemory()
+	}
+	clustertest.Main(m)
+}
 
 var bg = context.Background()
 

@@ -32,15 +32,20 @@ func Down(dir string) error {
 	if st, err = loadState(dir); err != nil {
 		return err
 	}
-	// Clients first, etcd last, so the API server shuts down cleanly
-	// instead of logging storage errors.
+	// The node first, while the API server still answers its last status
+	// updates; clients next, etcd last, so the API server shuts down
+	// cleanly instead of logging storage errors.
+	var errs []error
+	if st.RealNode {
+		errs = stopNode(dir, st)
+	}
 	var clients []string
 	for _, name := range Components {
 		if name != Etcd {
 			clients = append(clients, name)
 		}
 	}
-	errs := stopAll(st, clients)
+	errs = append(errs, stopAll(st, clients)...)
 	errs = append(errs, stopAll(st, []string{Etcd})...)
 	if err := saveState(dir, st); err != nil {
 		errs = append(errs, err)
@@ -82,9 +87,6 @@ func stopAll(st *state, names []string) []error {
 // lockComponent validates a component name, takes the cluster lock and
 // loads the recorded state, for Stop and Start.
 func (c *Cluster) lockComponent(component string) (*state, func(), error) {
-	if !slices.Contains(Components, component) {
-		return nil, nil, fmt.Errorf("unknown component %q; one of %v", component, Components)
-	}
 	unlock, err := fsutil.Lock(lockPath(c.Dir))
 	if err != nil {
 		return nil, nil, err
@@ -92,6 +94,9 @@ func (c *Cluster) lockComponent(component string) (*state, func(), error) {
 	st, err := loadState(c.Dir)
 	if err == nil && st == nil {
 		err = fmt.Errorf("no dev cluster in %s", c.Dir)
+	}
+	if err == nil && !slices.Contains(st.components(), component) {
+		err = fmt.Errorf("unknown component %q; one of %v", component, st.components())
 	}
 	if err != nil {
 		unlock()
@@ -159,7 +164,7 @@ func Status(dir string) (*ClusterStatus, error) {
 	}
 	c := newCluster(dir, st)
 	s := &ClusterStatus{Dir: dir, Kubeconfig: c.Kubeconfig, Server: c.Server, Running: true}
-	for _, name := range Components {
+	for _, name := range st.components() {
 		rec := st.Processes[name]
 		cs := ComponentStatus{Name: name, Log: logPath(dir, name), Running: rec.alive()}
 		if cs.Running {

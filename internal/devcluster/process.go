@@ -45,6 +45,7 @@ func stopGrace(component string) time.Duration {
 type state struct {
 	Ports      ports                 `json:"ports"`
 	Nodes      int                   `json:"nodes"`
+	RealNode   bool                  `json:"realNode,omitempty"`
 	BinDir     string                `json:"binDir"`
 	WildBinary string                `json:"wildBinary"`
 	Processes  map[string]procRecord `json:"processes"`
@@ -125,8 +126,39 @@ func startProcess(dir, component, path string, args []string) (procRecord, error
 	return rec, nil
 }
 
-// alive reports whether the recorded process is still the one we started.
+// alive reports whether the recorded process is still the one we started
+// and has not begun to exit.
 func (r procRecord) alive() bool {
+	argv0, ok := r.argv0()
+	return ok && argv0 == r.Path
+}
+
+// exiting reports whether the recorded process is on its way out: still
+// in the process table, but its address space (and so its command line)
+// already gone.
+func (r procRecord) exiting() bool {
+	argv0, ok := r.argv0()
+	return ok && argv0 == "" && r.StartTime != 0
+}
+
+func (r procRecord) argv0() (string, bool) {
+	if !r.exists() {
+		return "", false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", r.PID))
+	if err != nil {
+		return "", false
+	}
+	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+	return string(argv0), true
+}
+
+// exists reports whether the recorded process (same PID, same start time)
+// is still in the process table other than as a zombie. Unlike alive it
+// ignores the command line, which is empty while a process is exiting:
+// its address space is torn down before it closes its files and sockets,
+// and until then it is not gone.
+func (r procRecord) exists() bool {
 	if r.PID <= 0 {
 		return false
 	}
@@ -134,45 +166,40 @@ func (r procRecord) alive() bool {
 	if err != nil || (r.StartTime != 0 && st != r.StartTime) {
 		return false
 	}
-	if zombie(r.PID) {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", r.PID))
-	if err != nil {
-		return false
-	}
-	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-	return string(argv0) == r.Path
+	return !zombie(r.PID)
 }
 
 // stop sends SIGTERM, then SIGKILL after the grace period, and waits until
-// the process is gone. It only ever signals a verified process.
+// the process has really exited (or is a zombie). It only ever signals a
+// verified process.
 func (r procRecord) stop(grace time.Duration) error {
+	if r.exiting() {
+		return waitExited(r, grace)
+	}
 	if !r.alive() {
 		return nil
 	}
 	_ = syscall.Kill(r.PID, syscall.SIGTERM)
-	if waitGone(r, grace) {
+	if waitExited(r, grace) == nil {
 		return nil
 	}
 	if r.alive() {
 		_ = syscall.Kill(r.PID, syscall.SIGKILL)
 	}
-	if waitGone(r, 5*time.Second) {
-		return nil
-	}
-	return fmt.Errorf("process %d (%s) did not exit after SIGKILL", r.PID, filepath.Base(r.Path))
+	return waitExited(r, 10*time.Second)
 }
 
-func waitGone(r procRecord, d time.Duration) bool {
+// waitExited polls until the process no longer exists, or says it did not
+// exit within d.
+func waitExited(r procRecord, d time.Duration) error {
 	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if !r.alive() {
-			return true
+	for r.exists() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d (%s) did not exit within %s", r.PID, filepath.Base(r.Path), d)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return !r.alive()
+	return nil
 }
 
 // procStat returns the fields of /proc/PID/stat after the command name,

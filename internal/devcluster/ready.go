@@ -60,6 +60,11 @@ func (c *Cluster) waitReady(ctx context.Context, st *state) error {
 	}); err != nil {
 		return err
 	}
+	if st.RealNode {
+		if err := c.poll(ctx, st, "node "+RealNodeName+" to be Ready", c.realNodeReady); err != nil {
+			return err
+		}
+	}
 	// The ServiceAccount controller creates "default" in every namespace;
 	// pods are rejected until it exists, so this is when pods can be made.
 	return c.poll(ctx, st, "the controller manager to create the default ServiceAccount", func(ctx context.Context) error {
@@ -87,11 +92,15 @@ func (c *Cluster) poll(ctx context.Context, st *state, what string, check func(c
 
 // deadComponent reports the first recorded component that is not running.
 func deadComponent(dir string, st *state) error {
-	for _, name := range Components {
+	for _, name := range st.components() {
 		// PID 0: deliberately not started yet (see startDead).
-		if rec := st.Processes[name]; rec.PID == 0 || rec.alive() {
+		rec := st.Processes[name]
+		if rec.PID == 0 || rec.alive() {
 			continue
 		}
+		// Not ours any more may still mean running (an exec'd script) or
+		// exiting: its last words are in the log only once it is gone.
+		_ = waitExited(rec, 2*time.Second)
 		lines := lastLines(logPath(dir, name), 15)
 		return fmt.Errorf("%s is not running; last lines of %s:\n  %s", name, logPath(dir, name), strings.Join(lines, "\n  "))
 	}
