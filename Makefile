@@ -2,12 +2,35 @@
 # `make test`. Everything the tests need is built or started from here.
 GO ?= go
 
-.PHONY: test build cluster-binaries vet bench bench-add bench-deploy
+.PHONY: test test-deps browser build cluster-binaries vet bench bench-add bench-deploy bench-api
+
+# What the dev cluster's real node needs (internal/realnode tests it), the
+# dev images' builder, and the database clients the tests check them with.
+NODE_PACKAGES := containerd runc containernetworking-plugins iptables conntrack iproute2 \
+	mmdebstrap postgresql-client mariadb-client
 
 # Integration tests start their own control plane per package, which needs
 # the binaries built first; the build is reused when up to date.
-test: cluster-binaries vet
+test: test-deps browser cluster-binaries vet
 	$(GO) test -count=1 -timeout 45m ./...
+
+# As root on Debian, install the real node's packages that are missing, with
+# no questions asked (a fresh CI machine). Elsewhere the real node's tests
+# fail and say what to install.
+test-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=; for p in $(NODE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		if [ -n "$$missing" ]; then \
+			echo "installing$$missing"; \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+		fi; \
+	fi
+
+# The web UI's tests drive Debian's Chromium; as root (CI) it is installed
+# when missing. Without it those tests fail, never skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 cluster-binaries:
 	$(GO) run ./cmd/wild dev cluster build
@@ -18,10 +41,15 @@ vet:
 build:
 	$(GO) build -o wild ./cmd/wild
 
-bench: bench-add bench-deploy
+bench: bench-add bench-deploy bench-api
 
 bench-add: cluster-binaries
 	$(GO) test -run '^$$' -bench 'BenchmarkAdd|BenchmarkCompile|BenchmarkRender|BenchmarkProcessSpawn' -benchtime 20x -count 5 -cpu 1 ./internal/lifecycle/
 
 bench-deploy: cluster-binaries
 	ROUNDS=3 bash bench/deploy.sh
+
+# Wild Central: status reads at 200/s through the API while a deploy runs,
+# beside the same read in-process; one event fanned out to 100 SSE clients.
+bench-api: cluster-binaries
+	$(GO) test -run '^$$' -bench 'BenchmarkStatusUnderLoad|BenchmarkSSEFanOut' -benchtime 1x -count 3 ./internal/api/
