@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -114,8 +115,6 @@ func run(m *testing.M, opts []Option) (code int) {
 	}()
 
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	o := devcluster.Options{Dir: dir, Nodes: Nodes, BinDir: binDir(), WildBinary: wildBin}
 	for _, opt := range opts {
 		opt(&o)
@@ -124,7 +123,7 @@ func run(m *testing.M, opts []Option) (code int) {
 		o.Progress = os.Stderr
 	}
 	upOpts = o
-	cluster, err = devcluster.Up(ctx, o)
+	cluster, err = upWaitingForNode(o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "clustertest: start the control plane: %v\n", err)
 		return 1
@@ -133,6 +132,26 @@ func run(m *testing.M, opts []Option) (code int) {
 		fmt.Fprintf(os.Stderr, "clustertest: control plane ready in %s (%s)\n", time.Since(start).Round(time.Millisecond), dir)
 	}
 	return m.Run()
+}
+
+// upWaitingForNode starts the cluster. A machine has one real node, so a
+// test package that wants it while another package's cluster holds it
+// waits its turn (go test runs packages in parallel) instead of failing.
+func upWaitingForNode(o devcluster.Options) (*devcluster.Cluster, error) {
+	deadline := time.Now().Add(40 * time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		c, err := devcluster.Up(ctx, o)
+		cancel()
+		if !errors.Is(err, devcluster.ErrNodeBusy) || time.Now().After(deadline) {
+			return c, err
+		}
+		_ = devcluster.Down(o.Dir)
+		if testing.Verbose() {
+			fmt.Fprintf(os.Stderr, "clustertest: waiting for the real node: %v\n", err)
+		}
+		time.Sleep(3 * time.Second)
+	}
 }
 
 func binDir() string {

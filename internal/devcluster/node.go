@@ -135,6 +135,9 @@ type nodeClaim struct {
 	IPForward string `json:"ipForward"`
 }
 
+// ErrNodeBusy: another running dev cluster holds this machine's real node.
+var ErrNodeBusy = errors.New("this machine's real node is in use")
+
 func claimPath() string { return filepath.Join(nodeClaimDir, "real-node.json") }
 
 // nodeAvailable reports why the cluster in dir cannot have the machine's
@@ -146,7 +149,7 @@ func nodeAvailable(dir string) error {
 	var cl nodeClaim
 	if b, err := os.ReadFile(claimPath()); err == nil && json.Unmarshal(b, &cl) == nil && cl.Dir != dir {
 		if other, err := loadState(cl.Dir); err == nil && other != nil && other.Processes[Containerd].alive() {
-			return fmt.Errorf("this machine's real node belongs to the dev cluster in %s; stop it first (wild dev cluster down --dir %s)", cl.Dir, cl.Dir)
+			return fmt.Errorf("%w: it belongs to the dev cluster in %s; stop it first (wild dev cluster down --dir %s)", ErrNodeBusy, cl.Dir, cl.Dir)
 		}
 	}
 	return nil

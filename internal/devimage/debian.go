@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gofrs/flock"
 	"io"
 	"os"
 	"os/exec"
@@ -105,6 +106,13 @@ func BuildDebian(ctx context.Context, r Recipe, opts BuildOptions) (Built, error
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return Built{}, err
 	}
+	// Two test packages may build the same image at once; the second
+	// waits and then finds it cached.
+	lock := flock.New(filepath.Join(opts.CacheDir, "."+r.Name+".lock"))
+	if _, err := lock.TryLockContext(ctx, 200*time.Millisecond); err != nil {
+		return Built{}, fmt.Errorf("wait for another build of %s: %w", r.Ref, err)
+	}
+	defer lock.Unlock()
 	hash := imageHash(r, rootHash)
 	b := Built{Name: r.Name, Ref: r.Ref, Archive: filepath.Join(opts.CacheDir, r.Name+"-"+hash[:16]+".tar")}
 	if _, err := os.Stat(b.Archive); err == nil {
