@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/merge"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
@@ -32,8 +33,8 @@ func (u *Update) planFresh(p *updatePlan, cfg, sec *yamldoc.Doc) error {
 	ours := cfg.Leaves([]string{"apps", u.App})
 	for _, k := range sortedKeys(ours) {
 		rel := strings.TrimPrefix(k, prefix)
-		if bv := lookupNode(base, rel); bv == nil || !sameValue(bv, ours[k]) {
-			p.review.Lost = append(p.review.Lost, fmt.Sprintf("config %s = %s", k, show(ours[k])))
+		if bv, _ := yamldoc.Lookup(base, strings.Split(rel, ".")); bv == nil || !merge.Same(bv, ours[k]) {
+			p.review.Lost = append(p.review.Lost, fmt.Sprintf("config %s = %s", k, merge.Show(ours[k])))
 		}
 	}
 	secrets := sec.Leaves([]string{"apps", u.App})

@@ -208,23 +208,15 @@ func (u *Update) mergeConfig(rv *UpdateReview, cfg *yamldoc.Doc, oldM, newM *cat
 		ours, _ = cfg.Get(appPath)
 	}
 	ours.Style &^= yaml.FlowStyle
-	renamed, err := applyRenames(ours, u.Renames)
+	cm := &merge.ConfigMerge{Doc: cfg, Section: appPath, Renames: u.Renames, AcceptRemoved: u.AcceptRemoved}
+	res, err := cm.Run(base, theirs)
 	if err != nil {
-		return err
+		return problem.Wrap(problem.Invalid, err, "merge the config of "+u.App)
 	}
-	cm := &configMerge{}
-	cm.merge(base, ours, theirs, "")
-	cm.guessRenames(base)
-	rv.Config = append(renamed, cm.changes...)
-	if u.AcceptRemoved {
-		rv.Config = append(rv.Config, deleteKeys(ours, cm.removed)...)
-	} else {
-		rv.Removed = cm.removed
-		for _, r := range cm.removed {
-			rv.Breaking = append(rv.Breaking, removedKey(u.App, r))
-		}
+	rv.Config, rv.Removed = res.Changes, res.Removed
+	for _, r := range res.Removed {
+		rv.Breaking = append(rv.Breaking, removedKey(u.App, r))
 	}
-	sortChanges(rv.Config)
 	return nil
 }
 

@@ -14,16 +14,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
 
 	"github.com/wild-cloud/wild/internal/clustertest"
 	"github.com/wild-cloud/wild/internal/devcluster"
+	"github.com/wild-cloud/wild/internal/kube"
 )
 
 func TestMain(m *testing.M) { clustertest.Main(m, clustertest.RealNode) }
@@ -162,29 +161,15 @@ func TestServiceDNSFromAPod(t *testing.T) {
 // the output holds stdout and stderr.
 func tryExec(t *testing.T, ns, pod string, cmd ...string) (string, error) {
 	t.Helper()
-	cs := clustertest.Client(t)
-	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Command: cmd, Stdout: true, Stderr: true}, parameterCodec)
-	// WebSocket first, SPDY as fallback, as kubectl does: under load the
-	// SPDY executor alone can end a stream before its output is copied.
-	cfg := clustertest.RESTConfig(t)
-	ws, err := remotecommand.NewWebSocketExecutor(cfg, "GET", req.URL().String())
+	c, err := kube.NewClientFromConfig(clustertest.RESTConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := remotecommand.NewSPDYExecutor(cfg, "POST", req.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, err := remotecommand.NewFallbackExecutor(ws, sp, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	err = ex.StreamWithContext(bg, remotecommand.StreamOptions{Stdout: &out, Stderr: &out})
-	return out.String(), err
+	// Separate buffers: stdout and stderr are copied by two goroutines, and
+	// a bytes.Buffer is not safe for concurrent writes.
+	var stdout, stderr bytes.Buffer
+	err = c.Exec(bg, kube.ExecOptions{Namespace: ns, Pod: pod, Command: cmd, Stdout: &stdout, Stderr: &stderr})
+	return stdout.String() + stderr.String(), err
 }
 
 // portForward forwards a free local port to the pod's port; stop ends it.

@@ -131,6 +131,15 @@ func (d *Doc) Get(path []string) (*yaml.Node, bool) {
 	return lookup(d.Root(), path)
 }
 
+// Lookup returns the node at path under n, following aliases and merge
+// keys as a YAML reader would; a nil n has nothing.
+func Lookup(n *yaml.Node, path []string) (*yaml.Node, bool) {
+	if n == nil {
+		return nil, false
+	}
+	return lookup(n, path)
+}
+
 func lookup(n *yaml.Node, path []string) (*yaml.Node, bool) {
 	for _, key := range path {
 		n = resolveAlias(n)
