@@ -78,4 +78,3 @@ func TestParseCronSaysHowToWriteOne(t *testing.T) {
 		t.Fatalf("error %v does not teach the format", err)
 	}
 }
-
