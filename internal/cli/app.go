@@ -134,7 +134,7 @@ func printAdd(t *Table, r *lifecycle.AddResult) {
 		t.Line("  secret copied %s", k)
 	}
 	for _, f := range r.Files {
-		if f.Change != "unchanged" {
+		if f.Change.Changed() {
 			t.Line("  %-9s apps/%s/%s", f.Change, r.App, f.Path)
 		}
 	}

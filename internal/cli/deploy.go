@@ -172,10 +172,10 @@ func printDiff(t *Table, r *lifecycle.DiffResult) {
 		return
 	}
 	for _, o := range r.Objects {
-		if o.Action == "unchanged" {
+		if !o.Action.Changed() {
 			continue
 		}
-		t.Line("%s %s", o.Action, o.Ref)
+		t.Line("%s %s", dryAction(o.Action, true), o.Ref)
 		if o.Unified != "" {
 			t.Line("%s", strings.TrimRight(o.Unified, "\n"))
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/cli/advice"
 	"github.com/wild-cloud/wild/internal/lifecycle"
 	"github.com/wild-cloud/wild/internal/problem"
@@ -50,7 +51,7 @@ available version and which package files differ.`,
 					}
 					var files []string
 					for _, f := range r.Files {
-						files = append(files, f.Path+" ("+f.Change+")")
+						files = append(files, f.Path+" ("+string(f.Change)+")")
 					}
 					t.Row(r.App, r.Installed, avail, strings.Join(files, ", "))
 				}
@@ -188,15 +189,15 @@ func printReview(t *Table, rv *lifecycle.UpdateReview) {
 	t.Line("update %s %s -> %s", rv.App, rv.FromVersion, rv.ToVersion)
 	for _, c := range rv.Config {
 		switch c.Change {
-		case "added":
+		case change.Created:
 			t.Line("  config added    apps.%s.%s = %s", rv.App, c.Key, c.New)
-		case "updated":
+		case change.Configured:
 			t.Line("  config updated  apps.%s.%s: %s -> %s (new default)", rv.App, c.Key, c.Old, c.New)
-		case "kept":
+		case change.Kept:
 			t.Line("  config kept     apps.%s.%s = %s (kept your value; new default is %s)", rv.App, c.Key, c.Old, c.NewDefault)
-		case "renamed":
+		case change.Renamed:
 			t.Line("  config renamed  apps.%s.%s -> apps.%s.%s = %s", rv.App, c.Old, rv.App, c.Key, c.New)
-		case "removed":
+		case change.Pruned:
 			t.Line("  config removed  apps.%s.%s (was %s)", rv.App, c.Key, c.Old)
 		}
 	}

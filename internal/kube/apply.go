@@ -16,18 +16,18 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/problem"
 )
 
+// The apply actions, from the shared change vocabulary.
 const (
-	ActionCreated    Action = "created"
-	ActionConfigured Action = "configured"
-	ActionUnchanged  Action = "unchanged"
-	ActionPruned     Action = "pruned"
-	ActionRecreated  Action = "recreated"
-	// ActionSkipped marks an object prune left alone because it no longer
-	// carries the app's labels (someone else took it over).
-	ActionSkipped Action = "skipped"
+	ActionCreated    = change.Created
+	ActionConfigured = change.Configured
+	ActionUnchanged  = change.Unchanged
+	ActionPruned     = change.Pruned
+	ActionRecreated  = change.Recreated
+	ActionSkipped    = change.Skipped
 )
 
 // ApplyOptions tunes Apply.

@@ -156,13 +156,13 @@ func TestDiffDetectsDriftButNotControllerFields(t *testing.T) {
 	for _, d := range diffs {
 		if d.Ref.Kind == "Deployment" {
 			found = true
-			if d.Action != DiffUpdate || !strings.Contains(d.Unified, "-  replicas: 3") || !strings.Contains(d.Unified, "+  replicas: 2") {
+			if d.Action != ActionConfigured || !strings.Contains(d.Unified, "-  replicas: 3") || !strings.Contains(d.Unified, "+  replicas: 2") {
 				t.Errorf("replicas drift: action %s, diff:\n%s", d.Action, d.Unified)
 			}
 			if strings.Contains(d.Unified, "status:") || strings.Contains(d.Unified, "managedFields") {
 				t.Errorf("diff shows server-owned fields:\n%s", d.Unified)
 			}
-		} else if d.Action != DiffUnchanged {
+		} else if d.Action != ActionUnchanged {
 			t.Errorf("%s: %s, want unchanged", d.Ref, d.Action)
 		}
 	}
@@ -286,7 +286,7 @@ func TestJobUnchangedWhenCompletedRecreatedWhenChanged(t *testing.T) {
 		"env": []any{map[string]any{"name": "VERSION", "value": "2"}},
 	}}, "spec", "template", "spec", "containers")
 	diffs, err := c.Diff(ctx, objs, inv)
-	if err != nil || len(diffs) != 1 || diffs[0].Action != DiffRecreate {
+	if err != nil || len(diffs) != 1 || diffs[0].Action != ActionRecreated {
 		t.Fatalf("diff of changed job = %+v, %v; want recreate", diffs, err)
 	}
 	res = mustApply(t, c, objs, ApplyOptions{Inventory: inv})

@@ -1,9 +1,9 @@
 package kube
 
-import ()
+import "github.com/wild-cloud/wild/internal/change"
 
 // Action is what Apply did (or, in a dry run, would do) to one object.
-type Action string
+type Action = change.Action
 
 // Change is the outcome for one object.
 type Change struct {
@@ -37,11 +37,6 @@ func (r *Result) Count(a Action) int {
 
 // Changed reports whether anything was (or would be) modified.
 func (r *Result) Changed() bool { return AnyChanged(r.Changes) }
-
-// Changed is the one predicate of the change vocabulary: every action but
-// unchanged and skipped modifies (or, in a dry run, would modify) the
-// cluster.
-func (a Action) Changed() bool { return a != ActionUnchanged && a != ActionSkipped }
 
 // AnyChanged reports whether any change modifies something.
 func AnyChanged(cs []Change) bool { return CountChanged(cs) > 0 }

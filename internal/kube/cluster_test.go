@@ -232,7 +232,7 @@ stringData: {password: VALUE, user: admin}
 	}
 	objs := objects(t, ns, strings.Replace(manifest, "VALUE", oldValue, 1))
 	diffs, err := c.Diff(ctx, objs, inv)
-	if err != nil || len(diffs) != 1 || diffs[0].Action != DiffCreate {
+	if err != nil || len(diffs) != 1 || diffs[0].Action != ActionCreated {
 		t.Fatalf("diff before create = %+v, %v", diffs, err)
 	}
 	if leaks(diffs[0].Unified, oldValue) || !strings.Contains(diffs[0].Unified, "<redacted ") {
@@ -242,7 +242,7 @@ stringData: {password: VALUE, user: admin}
 
 	objs = objects(t, ns, strings.Replace(manifest, "VALUE", newValue, 1))
 	diffs, err = c.Diff(ctx, objs, inv)
-	if err != nil || len(diffs) != 1 || diffs[0].Action != DiffUpdate {
+	if err != nil || len(diffs) != 1 || diffs[0].Action != ActionConfigured {
 		t.Fatalf("diff after change = %+v, %v", diffs, err)
 	}
 	u := diffs[0].Unified

@@ -19,19 +19,11 @@ import (
 	"github.com/wild-cloud/wild/internal/merge"
 )
 
-// Diff actions.
-const (
-	DiffCreate    = "create"
-	DiffUpdate    = "update"
-	DiffUnchanged = "unchanged"
-	DiffRecreate  = "recreate"
-	DiffPrune     = "prune"
-)
-
 // ObjectDiff compares one desired object with the cluster.
 type ObjectDiff struct {
-	Ref    ObjectRef
-	Action string
+	Ref ObjectRef
+	// Action is what a deploy would do, in the shared change vocabulary.
+	Action Action
 	// Unified is a unified diff, live (---) against desired (+++), of the
 	// fields the app sets. Secret values are replaced by redaction markers.
 	Unified string
@@ -41,7 +33,7 @@ type ObjectDiff struct {
 // them: it stamps the inventory labels, server-side dry-run applies each
 // object and compares the result with the live object, so fields owned by
 // controllers (status, defaults) never count as drift. Objects recorded in
-// the inventory but no longer desired are reported as "prune". Nothing is
+// the inventory but no longer desired are reported as pruned. Nothing is
 // changed in the cluster.
 func (c *Client) Diff(ctx context.Context, objs []*unstructured.Unstructured, inv Inventory) ([]ObjectDiff, error) {
 	if err := inv.validate(); err != nil {
@@ -71,7 +63,7 @@ func (c *Client) Diff(ctx context.Context, objs []*unstructured.Unstructured, in
 	}
 	for _, p := range pruned {
 		if p.Action == ActionPruned {
-			out = append(out, ObjectDiff{Ref: p.Ref, Action: DiffPrune})
+			out = append(out, ObjectDiff{Ref: p.Ref, Action: ActionPruned})
 		}
 	}
 	return out, nil
@@ -80,7 +72,7 @@ func (c *Client) Diff(ctx context.Context, objs []*unstructured.Unstructured, in
 // Drifted reports whether any diff is not "unchanged".
 func Drifted(diffs []ObjectDiff) bool {
 	for _, d := range diffs {
-		if d.Action != DiffUnchanged {
+		if d.Action.Changed() {
 			return true
 		}
 	}
@@ -96,7 +88,7 @@ func (c *Client) diffOne(ctx context.Context, obj *unstructured.Unstructured) (O
 	}
 	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		d.Action, d.Unified = DiffCreate, unifiedDiff(ref, "", displayYAML(obj))
+		d.Action, d.Unified = ActionCreated, unifiedDiff(ref, "", displayYAML(obj))
 		return d, nil
 	}
 	if err != nil {
@@ -105,16 +97,16 @@ func (c *Client) diffOne(ctx context.Context, obj *unstructured.Unstructured) (O
 	dry, err := ri.Apply(ctx, ref.Name, obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
 	if err != nil {
 		if isJob(ref) && ssaerrors.IsImmutableError(err) {
-			d.Action, d.Unified = DiffRecreate, unifiedDiff(ref, displayYAML(live), displayYAML(obj))
+			d.Action, d.Unified = ActionRecreated, unifiedDiff(ref, displayYAML(live), displayYAML(obj))
 			return d, nil
 		}
 		return d, fmt.Errorf("dry-run of %s: %w", ref, c.wrap(err))
 	}
 	if !drifted(live, dry) {
-		d.Action = DiffUnchanged
+		d.Action = ActionUnchanged
 		return d, nil
 	}
-	d.Action, d.Unified = DiffUpdate, unifiedDiff(ref, displayYAML(live), displayYAML(dry))
+	d.Action, d.Unified = ActionConfigured, unifiedDiff(ref, displayYAML(live), displayYAML(dry))
 	return d, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/operation"
@@ -43,8 +44,8 @@ func (a *Add) options() addOptions { return addOptions{App: a.App, Deps: a.Deps,
 
 // FileChange is one compiled file's fate.
 type FileChange struct {
-	Path   string `json:"path"`
-	Change string `json:"change"` // created, updated, unchanged, removed
+	Path   string        `json:"path"`
+	Change change.Action `json:"change"` // created, configured, unchanged, pruned
 	// Diff is the file's unified diff, in an update review.
 	Diff string `json:"diff,omitempty"`
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/render"
 )
@@ -110,11 +111,11 @@ func diffFiles(dir string, files map[string][]byte) []FileChange {
 		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
 		switch {
 		case err != nil:
-			out = append(out, FileChange{Path: rel, Change: "created"})
+			out = append(out, FileChange{Path: rel, Change: change.Created})
 		case !bytes.Equal(old, b):
-			out = append(out, FileChange{Path: rel, Change: "updated"})
+			out = append(out, FileChange{Path: rel, Change: change.Configured})
 		default:
-			out = append(out, FileChange{Path: rel, Change: "unchanged"})
+			out = append(out, FileChange{Path: rel, Change: change.Unchanged})
 		}
 	}
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -127,7 +128,7 @@ func diffFiles(dir string, files map[string][]byte) []FileChange {
 			return filepath.SkipDir
 		}
 		if !d.IsDir() && !seen[rel] && !strings.HasPrefix(rel, ".") {
-			out = append(out, FileChange{Path: rel, Change: "removed"})
+			out = append(out, FileChange{Path: rel, Change: change.Pruned})
 		}
 		return nil
 	})

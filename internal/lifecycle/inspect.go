@@ -222,7 +222,7 @@ func ClusterHooksFor(env Env) ClusterHooks {
 			}
 			var changed []kube.ObjectDiff
 			for _, d := range diffs {
-				if d.Action != kube.DiffUnchanged {
+				if d.Action != kube.ActionUnchanged {
 					changed = append(changed, d)
 				}
 			}

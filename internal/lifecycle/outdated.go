@@ -8,6 +8,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/render"
@@ -96,14 +97,14 @@ func packageChanges(old, next *catalog.Package) ([]FileChange, error) {
 	for f, h := range b {
 		switch oh, ok := a[f]; {
 		case !ok:
-			out = append(out, FileChange{Path: f, Change: "added"})
+			out = append(out, FileChange{Path: f, Change: change.Created})
 		case oh != h:
-			out = append(out, FileChange{Path: f, Change: "modified"})
+			out = append(out, FileChange{Path: f, Change: change.Configured})
 		}
 	}
 	for f := range a {
 		if _, ok := b[f]; !ok {
-			out = append(out, FileChange{Path: f, Change: "removed"})
+			out = append(out, FileChange{Path: f, Change: change.Pruned})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/merge"
 	"github.com/wild-cloud/wild/internal/operation"
@@ -57,7 +58,7 @@ func (u *Update) writeFresh(e *instance.Edit, p *updatePlan, op *operation.Op) e
 	p.review.SecretsAdded = res.SecretsAdded
 	p.review.Files = res.Files
 	for _, k := range res.ConfigAdded {
-		p.review.Config = append(p.review.Config, ConfigChange{Key: strings.TrimPrefix(k, "apps."+u.App+"."), Change: "added"})
+		p.review.Config = append(p.review.Config, ConfigChange{Key: strings.TrimPrefix(k, "apps."+u.App+"."), Change: change.Created})
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/merge"
@@ -230,12 +231,12 @@ func reviewFiles(app string, current, next map[string][]byte) []FileChange {
 		}
 		a, inA := current[f]
 		b, inB := next[f]
-		change := "updated"
+		act := change.Configured
 		switch {
 		case !inA:
-			change = "created"
+			act = change.Created
 		case !inB:
-			change = "removed"
+			act = change.Pruned
 		case bytes.Equal(a, b):
 			continue
 		}
@@ -246,7 +247,7 @@ func reviewFiles(app string, current, next map[string][]byte) []FileChange {
 		if !inB {
 			to = "/dev/null"
 		}
-		changes = append(changes, FileChange{Path: f, Change: change, Diff: merge.Unified(from, to, string(a), string(b))})
+		changes = append(changes, FileChange{Path: f, Change: act, Diff: merge.Unified(from, to, string(a), string(b))})
 	}
 	return changes
 }

@@ -14,6 +14,7 @@ import (
 	"testing/fstest"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/cli/advice"
 	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
@@ -235,9 +236,9 @@ func TestUpdateMergesCatalogChange(t *testing.T) {
 	if m.Version != "1.1.0" {
 		t.Errorf("instance manifest version %s", m.Version)
 	}
-	assertChange(t, rv, "image", "updated")
-	assertChange(t, rv, "logLevel", "added")
-	kept := assertChange(t, rv, "replicas", "kept")
+	assertChange(t, rv, "image", change.Configured)
+	assertChange(t, rv, "logLevel", change.Created)
+	kept := assertChange(t, rv, "replicas", change.Kept)
 	if kept.NewDefault != "2" {
 		t.Errorf("kept change should name the new default: %+v", kept)
 	}
@@ -257,12 +258,12 @@ func TestUpdateMergesCatalogChange(t *testing.T) {
 	}
 }
 
-func assertChange(t *testing.T, rv *UpdateReview, key, change string) ConfigChange {
+func assertChange(t *testing.T, rv *UpdateReview, key string, want change.Action) ConfigChange {
 	t.Helper()
 	for _, c := range rv.Config {
 		if c.Key == key {
-			if c.Change != change {
-				t.Errorf("%s: change %q, want %q", key, c.Change, change)
+			if c.Change != want {
+				t.Errorf("%s: change %q, want %q", key, c.Change, want)
 			}
 			return c
 		}
@@ -302,7 +303,7 @@ func TestUpdateRenameBlocksUntilResolved(t *testing.T) {
 	if cm := readFile(t, filepath.Join(inst.AppDir("web"), "configmap.yaml")); !strings.Contains(cm, "db: mydb") {
 		t.Errorf("configmap: %s", cm)
 	}
-	assertChange(t, rv, "databaseName", "renamed")
+	assertChange(t, rv, "databaseName", change.Renamed)
 }
 
 func TestUpdateAcceptRemovedAndMajor(t *testing.T) {
@@ -448,11 +449,11 @@ func TestOutdatedListsChangedFiles(t *testing.T) {
 	if r.Installed != "1.0.0" || r.Available != "1.1.0" {
 		t.Errorf("versions: %+v", r)
 	}
-	got := map[string]string{}
+	got := map[string]change.Action{}
 	for _, f := range r.Files {
 		got[f.Path] = f.Change
 	}
-	want := map[string]string{"manifest.yaml": "modified", "kustomization.yaml": "modified", "deployment.yaml": "modified", "configmap.yaml": "removed"}
+	want := map[string]change.Action{"manifest.yaml": change.Configured, "kustomization.yaml": change.Configured, "deployment.yaml": change.Configured, "configmap.yaml": change.Pruned}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], v, got)

@@ -8,17 +8,19 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
 // ConfigChange is one config key an update touched or looked at.
 type ConfigChange struct {
 	Key string `json:"key"` // dotted, relative to the merged section
-	// Change: added, updated (followed the new default), kept (your value
-	// stays; the default changed), removed (accepted), renamed.
-	Change string `json:"change"`
-	Old    string `json:"old,omitempty"`
-	New    string `json:"new,omitempty"`
+	// Change: created (a new key), configured (followed the new default),
+	// kept (your value stays; the default changed), pruned (an accepted
+	// removal), renamed.
+	Change change.Action `json:"change"`
+	Old    string        `json:"old,omitempty"`
+	New    string        `json:"new,omitempty"`
 	// NewDefault is set for "kept": what the package now ships.
 	NewDefault string `json:"newDefault,omitempty"`
 }
@@ -68,7 +70,7 @@ func (m *ConfigMerge) Run(base, theirs *yaml.Node) (ConfigResult, error) {
 	if m.AcceptRemoved {
 		for _, r := range res.Removed {
 			if m.Doc.Delete(m.path(strings.Split(r.Key, "."))) {
-				res.Changes = append(res.Changes, ConfigChange{Key: r.Key, Change: "removed", Old: r.Value})
+				res.Changes = append(res.Changes, ConfigChange{Key: r.Key, Change: change.Pruned, Old: r.Value})
 			}
 		}
 		res.Removed = nil
@@ -93,7 +95,7 @@ func (m *ConfigMerge) merge(res *ConfigResult, base, theirs *yaml.Node, rel []st
 			if err := m.Doc.Set(m.path(p), tv); err != nil {
 				return err
 			}
-			res.Changes = append(res.Changes, ConfigChange{Key: k, Change: "added", New: Show(tv)})
+			res.Changes = append(res.Changes, ConfigChange{Key: k, Change: change.Created, New: Show(tv)})
 		case ov.Kind == yaml.MappingNode && tv.Kind == yaml.MappingNode:
 			if bv == nil || bv.Kind != yaml.MappingNode {
 				bv = &yaml.Node{Kind: yaml.MappingNode}
@@ -105,12 +107,12 @@ func (m *ConfigMerge) merge(res *ConfigResult, base, theirs *yaml.Node, rel []st
 		case bv != nil && Same(bv, ov):
 			// The user never changed it: follow the new default (an image
 			// tag bump reaches them).
-			res.Changes = append(res.Changes, ConfigChange{Key: k, Change: "updated", Old: Show(ov), New: Show(tv)})
+			res.Changes = append(res.Changes, ConfigChange{Key: k, Change: change.Configured, Old: Show(ov), New: Show(tv)})
 			if err := m.Doc.Set(m.path(p), tv); err != nil {
 				return err
 			}
 		case bv == nil || !Same(bv, tv):
-			res.Changes = append(res.Changes, ConfigChange{Key: k, Change: "kept", Old: Show(ov), NewDefault: Show(tv)})
+			res.Changes = append(res.Changes, ConfigChange{Key: k, Change: change.Kept, Old: Show(ov), NewDefault: Show(tv)})
 		}
 	}
 	if base == nil {
@@ -138,7 +140,7 @@ func guessRenames(res *ConfigResult, base *yaml.Node) {
 			continue
 		}
 		for _, c := range res.Changes {
-			if c.Change == "added" && parentKey(c.Key) == parentKey(r.Key) && c.New == Show(bv) {
+			if c.Change == change.Created && parentKey(c.Key) == parentKey(r.Key) && c.New == Show(bv) {
 				res.Removed[i].RenamedTo = c.Key
 				break
 			}
@@ -180,7 +182,7 @@ func (m *ConfigMerge) applyRenames() ([]ConfigChange, error) {
 		if err := m.Doc.Set(m.path(np), v); err != nil {
 			return nil, fmt.Errorf("rename %s=%s: %w", oldKey, newKey, err)
 		}
-		out = append(out, ConfigChange{Key: newKey, Change: "renamed", Old: oldKey, New: Show(v)})
+		out = append(out, ConfigChange{Key: newKey, Change: change.Renamed, Old: oldKey, New: Show(v)})
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
@@ -37,11 +38,11 @@ apps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
+	got := map[string]change.Action{}
 	for _, c := range res.Changes {
 		got[c.Key] = c.Change
 	}
-	want := map[string]string{"image": "updated", "replicas": "kept", "databaseName": "added", "logLevel": "added"}
+	want := map[string]change.Action{"image": change.Configured, "replicas": change.Kept, "databaseName": change.Created, "logLevel": change.Created}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("change of %s = %q, want %q (all: %v)", k, got[k], v, got)
