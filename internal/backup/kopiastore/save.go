@@ -2,22 +2,20 @@ package kopiastore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"sort"
+	"path"
+	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/kopia/kopia/fs"
-	"github.com/kopia/kopia/fs/virtualfs"
 	"github.com/kopia/kopia/repo"
+	"github.com/kopia/kopia/repo/object"
 	"github.com/kopia/kopia/snapshot"
-	"github.com/kopia/kopia/snapshot/policy"
 	"github.com/kopia/kopia/snapshot/snapshotfs"
 
 	"github.com/wild-cloud/wild/internal/backup"
@@ -30,31 +28,31 @@ const (
 	tagPrefix     = "tag:"
 	newBytesLabel = tagPrefix + "wild-new-bytes"
 
-	compressor = "zstd-fastest"
+	// s2 rather than zstd: about 1.5x the throughput for 1.4x the size on
+	// dump-like text (BenchmarkSave); a backup that keeps up with pg_dump
+	// matters more than the last third of its size.
+	compressor         = "s2-default"
+	metadataCompressor = "zstd-fastest"
+	// kopia's prefix for directory objects, as its uploader writes them.
+	dirObjectPrefix = "k"
 
 	// progressStep bounds how often Save reports progress.
 	progressStep = 1 << 20
+	copyBuffer   = 1 << 20
+	// maxAsyncWrites bounds the chunks hashed, compressed and encrypted
+	// in parallel (each up to a few MiB in memory).
+	maxAsyncWrites = 4
 )
 
-// uploadPolicy is fixed here rather than read from the repository, so that
-// compression and error handling do not depend on what someone set with
-// the kopia CLI.
-func uploadPolicy() *policy.Tree {
-	p := *policy.DefaultPolicy
-	p.CompressionPolicy = policy.CompressionPolicy{CompressorName: compressor}
-	never := policy.OptionalBool(false)
-	p.ErrorHandlingPolicy = policy.ErrorHandlingPolicy{
-		IgnoreFileErrors:      &never,
-		IgnoreDirectoryErrors: &never,
-		IgnoreUnknownTypes:    &never,
-	}
-	return policy.BuildTree(nil, &p)
-}
-
-// Save streams each of streams into one snapshot of src. Nothing is
-// recorded unless every stream ends cleanly: a producer error, a read
-// error or ctx's cancellation fails Save and leaves no snapshot (the data
-// already written is garbage that maintenance collects).
+// Save streams each of streams, in order, into one snapshot of src.
+// Nothing is recorded unless every stream ends cleanly: a producer error,
+// a read error or ctx's cancellation fails Save and leaves no snapshot (the
+// data already written is garbage that maintenance collects).
+//
+// The snapshot is what kopia's own uploader writes for a directory of
+// files (file objects, directory manifests, a snapshot manifest), built
+// here so that each stream's chunks are hashed, compressed and encrypted
+// in parallel (the uploader does that only for seekable files).
 func (s *Store) Save(ctx context.Context, src backup.Source, tags map[string]string, streams []backup.Stream, progress func(backup.Progress)) (backup.Snapshot, error) {
 	if err := validateSource(src); err != nil {
 		return backup.Snapshot{}, err
@@ -62,8 +60,7 @@ func (s *Store) Save(ctx context.Context, src backup.Source, tags map[string]str
 	if err := validateTags(tags); err != nil {
 		return backup.Snapshot{}, err
 	}
-	start := time.Now()
-	root, err := streamTree(streams, start)
+	root, err := streamTree(streams)
 	if err != nil {
 		return backup.Snapshot{}, err
 	}
@@ -74,7 +71,7 @@ func (s *Store) Save(ctx context.Context, src backup.Source, tags map[string]str
 		Purpose:  "wild backup " + src.Instance + "/" + src.App,
 		OnUpload: func(n int64) { uploaded.Add(n) },
 	}, func(ctx context.Context, w repo.RepositoryWriter) error {
-		man, err := upload(ctx, w, root, sourceInfo(src), progress)
+		man, err := write(ctx, w, root, streams, sourceInfo(src), progress)
 		if err != nil {
 			return err
 		}
@@ -100,36 +97,113 @@ func (s *Store) Save(ctx context.Context, src backup.Source, tags map[string]str
 	return s.Get(ctx, id)
 }
 
-func upload(ctx context.Context, w repo.RepositoryWriter, root fs.Directory, si snapshot.SourceInfo, progress func(backup.Progress)) (*snapshot.Manifest, error) {
-	u := snapshotfs.NewUploader(w)
-	u.FailFast = true
-	// One stream at a time: each is a live producer (a pg_dump in a pod),
-	// and running them side by side would only multiply their load.
-	u.ParallelUploads = 1
-	// A zero interval never ticks: no checkpoint manifests, which would
-	// show up as snapshots and apply kopia's own retention policy.
-	u.CheckpointInterval = 0
-	p := &uploadProgress{report: progress}
-	u.Progress = p
-
-	stop := context.AfterFunc(ctx, u.Cancel)
-	defer stop()
-
-	man, err := u.Upload(ctx, root, uploadPolicy(), si)
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, ctxErr
+// write stores the streams, then the directory manifests above them, and
+// returns the (unsaved) snapshot manifest.
+func write(ctx context.Context, w repo.RepositoryWriter, root *dirNode, streams []backup.Stream, si snapshot.SourceInfo, progress func(backup.Progress)) (*snapshot.Manifest, error) {
+	start := fs.UTCTimestampFromTime(w.Time())
+	sw := &streamWriter{w: w, modTime: start, progress: &progressReporter{report: progress}}
+	for _, st := range streams {
+		if err := sw.writeFile(ctx, root, st); err != nil {
+			return nil, err
+		}
 	}
-	if perr := p.firstError(); perr != nil {
-		return nil, perr
-	}
+	rootEntry, err := sw.writeDir(ctx, root, "", "")
 	if err != nil {
-		return nil, fmt.Errorf("upload: %w", err)
+		return nil, err
 	}
-	if man.IncompleteReason != "" {
-		return nil, fmt.Errorf("upload incomplete: %s", man.IncompleteReason)
+	sw.progress.emit(true)
+	return &snapshot.Manifest{
+		Source:    si,
+		StartTime: start,
+		EndTime:   fs.UTCTimestampFromTime(w.Time()),
+		RootEntry: rootEntry,
+		Stats: snapshot.Stats{
+			TotalFileCount:      int32(rootEntry.DirSummary.TotalFileCount), //nolint:gosec // bounded by len(streams)
+			TotalDirectoryCount: int32(rootEntry.DirSummary.TotalDirCount),  //nolint:gosec
+			TotalFileSize:       rootEntry.DirSummary.TotalFileSize,
+		},
+	}, nil
+}
+
+type streamWriter struct {
+	w        repo.RepositoryWriter
+	modTime  fs.UTCTimestamp
+	progress *progressReporter
+}
+
+func (sw *streamWriter) writeFile(ctx context.Context, root *dirNode, st backup.Stream) error {
+	node, base := root.lookup(st.Name)
+	sw.progress.startFile(st.Name)
+	rc, err := st.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", st.Name, err)
 	}
-	p.finish()
-	return man, nil
+	r := &ctxReader{ctx: ctx, rc: rc}
+	defer r.Close() //nolint:errcheck // a failure at close is reported at EOF
+
+	ow := sw.w.NewObjectWriter(ctx, object.WriterOptions{
+		Description:        "STREAMFILE:" + st.Name,
+		Compressor:         compressor,
+		MetadataCompressor: metadataCompressor,
+		AsyncWrites:        min(runtime.GOMAXPROCS(0), maxAsyncWrites),
+	})
+	defer ow.Close() //nolint:errcheck
+	n, err := io.CopyBuffer(ow, &countingReader{r: r, progress: sw.progress}, make([]byte, copyBuffer))
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", st.Name, err)
+	}
+	oid, err := ow.Result()
+	if err != nil {
+		return fmt.Errorf("stream %s: store: %w", st.Name, err)
+	}
+	node.entries[base] = &snapshot.DirEntry{
+		Name:        base,
+		Type:        snapshot.EntryTypeFile,
+		Permissions: 0o600,
+		FileSize:    n,
+		ModTime:     sw.modTime,
+		ObjectID:    oid,
+	}
+	return nil
+}
+
+// writeDir writes d's directory manifest, its subdirectories first, as
+// kopia's uploader does.
+func (sw *streamWriter) writeDir(ctx context.Context, d *dirNode, name, rel string) (*snapshot.DirEntry, error) {
+	var b snapshotfs.DirManifestBuilder
+	for childName, child := range d.children {
+		de, err := sw.writeDir(ctx, child, childName, path.Join(rel, childName))
+		if err != nil {
+			return nil, err
+		}
+		b.AddEntry(de)
+	}
+	for _, de := range d.entries {
+		b.AddEntry(de)
+	}
+	dm := b.Build(sw.modTime, "")
+	ow := sw.w.NewObjectWriter(ctx, object.WriterOptions{
+		Description:        "DIR:" + rel,
+		Prefix:             dirObjectPrefix,
+		Compressor:         metadataCompressor,
+		MetadataCompressor: metadataCompressor,
+	})
+	defer ow.Close() //nolint:errcheck
+	if err := json.NewEncoder(ow).Encode(dm); err != nil {
+		return nil, fmt.Errorf("directory %q: %w", rel, err)
+	}
+	oid, err := ow.Result()
+	if err != nil {
+		return nil, fmt.Errorf("directory %q: %w", rel, err)
+	}
+	return &snapshot.DirEntry{
+		Name:        name,
+		Type:        snapshot.EntryTypeDirectory,
+		Permissions: 0o700,
+		ModTime:     sw.modTime,
+		ObjectID:    oid,
+		DirSummary:  dm.Summary,
+	}, nil
 }
 
 func labels(tags map[string]string, newBytes int64) map[string]string {
@@ -158,25 +232,30 @@ func validateTags(tags map[string]string) error {
 
 // streamTree lays the streams out as a directory tree: "postgres/x.dump"
 // becomes file x.dump in directory postgres.
-func streamTree(streams []backup.Stream, modTime time.Time) (fs.Directory, error) {
+func streamTree(streams []backup.Stream) (*dirNode, error) {
 	if len(streams) == 0 {
 		return nil, errors.New("backup has no streams")
 	}
-	root := &dirNode{children: map[string]*dirNode{}}
+	root := newDirNode()
 	for _, st := range streams {
-		if err := root.add(st, modTime); err != nil {
+		if err := root.add(st); err != nil {
 			return nil, err
 		}
 	}
-	return root.build("root"), nil
+	return root, nil
 }
 
 type dirNode struct {
 	children map[string]*dirNode
-	files    map[string]fs.Entry
+	files    map[string]bool
+	entries  map[string]*snapshot.DirEntry // filled as files are written
 }
 
-func (d *dirNode) add(st backup.Stream, modTime time.Time) error {
+func newDirNode() *dirNode {
+	return &dirNode{children: map[string]*dirNode{}, files: map[string]bool{}, entries: map[string]*snapshot.DirEntry{}}
+}
+
+func (d *dirNode) add(st backup.Stream) error {
 	parts, err := splitName(st.Name)
 	if err != nil {
 		return err
@@ -185,40 +264,34 @@ func (d *dirNode) add(st backup.Stream, modTime time.Time) error {
 		return fmt.Errorf("backup stream %q has no producer", st.Name)
 	}
 	for _, dir := range parts[:len(parts)-1] {
-		if _, isFile := d.files[dir]; isFile {
+		if d.files[dir] {
 			return fmt.Errorf("backup stream %q: %q is also a file", st.Name, dir)
 		}
 		next, ok := d.children[dir]
 		if !ok {
-			next = &dirNode{children: map[string]*dirNode{}}
+			next = newDirNode()
 			d.children[dir] = next
 		}
 		d = next
 	}
 	base := parts[len(parts)-1]
-	if _, dup := d.files[base]; dup {
+	if d.files[base] {
 		return fmt.Errorf("backup stream %q appears twice", st.Name)
 	}
 	if _, isDir := d.children[base]; isDir {
 		return fmt.Errorf("backup stream %q is also a directory", st.Name)
 	}
-	if d.files == nil {
-		d.files = map[string]fs.Entry{}
-	}
-	d.files[base] = &streamFile{name: base, modTime: modTime, open: st.Open}
+	d.files[base] = true
 	return nil
 }
 
-func (d *dirNode) build(name string) fs.Directory {
-	var entries []fs.Entry
-	for n, c := range d.children {
-		entries = append(entries, c.build(n))
+// lookup returns the directory holding a name add accepted, and its base.
+func (d *dirNode) lookup(name string) (*dirNode, string) {
+	parts := strings.Split(name, "/")
+	for _, dir := range parts[:len(parts)-1] {
+		d = d.children[dir]
 	}
-	for _, f := range d.files {
-		entries = append(entries, f)
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	return virtualfs.NewStaticDirectory(name, entries)
+	return d, parts[len(parts)-1]
 }
 
 // splitName checks a stream name: slash-separated, relative, no empty,
@@ -233,38 +306,9 @@ func splitName(name string) ([]string, error) {
 	return parts, nil
 }
 
-// streamFile is a kopia streaming file that starts its producer only when
-// the uploader reads it, so that one stream runs at a time and nothing is
-// buffered ahead.
-type streamFile struct {
-	name    string
-	modTime time.Time
-	open    func(context.Context) (io.ReadCloser, error)
-}
-
-func (f *streamFile) Name() string                { return f.name }
-func (f *streamFile) IsDir() bool                 { return false }
-func (f *streamFile) Mode() os.FileMode           { return 0o600 }
-func (f *streamFile) ModTime() time.Time          { return f.modTime }
-func (f *streamFile) Size() int64                 { return 0 }
-func (f *streamFile) Sys() any                    { return nil }
-func (f *streamFile) Owner() fs.OwnerInfo         { return fs.OwnerInfo{} }
-func (f *streamFile) Device() fs.DeviceInfo       { return fs.DeviceInfo{} }
-func (f *streamFile) LocalFilesystemPath() string { return "" }
-func (f *streamFile) Close()                      {}
-
-func (f *streamFile) GetReader(ctx context.Context) (io.ReadCloser, error) {
-	rc, err := f.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &ctxReader{ctx: ctx, rc: rc}, nil
-}
-
 // ctxReader stops at ctx's cancellation even if the producer does not, and
-// turns the producer's Close error into a read error at EOF: kopia ignores
-// errors from Close, and a dump that failed at the end must fail the
-// snapshot.
+// turns the producer's Close error into a read error at EOF, so that a
+// dump that failed at the end fails the snapshot.
 type ctxReader struct {
 	ctx    context.Context
 	rc     io.ReadCloser
@@ -292,59 +336,41 @@ func (r *ctxReader) Close() error {
 	return r.rc.Close()
 }
 
-// uploadProgress forwards kopia's upload events to the caller's callback,
-// at most every progressStep bytes and at each file's start, and keeps the
-// first error, which kopia otherwise only counts.
-type uploadProgress struct {
-	snapshotfs.NullUploadProgress
-	report func(backup.Progress)
+type countingReader struct {
+	r        io.Reader
+	progress *progressReporter
+}
 
-	mu       sync.Mutex
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.progress.add(int64(n))
+	return n, err
+}
+
+// progressReporter calls the caller's callback at each file's start, every
+// progressStep bytes and at the end. Save writes one stream at a time, so
+// it needs no lock.
+type progressReporter struct {
+	report   func(backup.Progress)
 	file     string
 	bytes    int64
 	reported int64
-	err      error
 }
 
-func (p *uploadProgress) HashingFile(name string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (p *progressReporter) startFile(name string) {
 	p.file = name
-	p.emit()
+	p.emit(true)
 }
 
-func (p *uploadProgress) HashedBytes(n int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (p *progressReporter) add(n int64) {
 	p.bytes += n
-	if p.bytes-p.reported >= progressStep {
-		p.emit()
+	p.emit(false)
+}
+
+func (p *progressReporter) emit(force bool) {
+	if p.report == nil || (!force && p.bytes-p.reported < progressStep) {
+		return
 	}
-}
-
-func (p *uploadProgress) Error(path string, err error, isIgnored bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err == nil {
-		p.err = fmt.Errorf("stream %s: %w", path, err)
-	}
-}
-
-func (p *uploadProgress) firstError() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
-}
-
-func (p *uploadProgress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.emit()
-}
-
-func (p *uploadProgress) emit() {
 	p.reported = p.bytes
-	if p.report != nil {
-		p.report(backup.Progress{File: p.file, Bytes: p.bytes})
-	}
+	p.report(backup.Progress{File: p.file, Bytes: p.bytes})
 }
