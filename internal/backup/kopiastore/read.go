@@ -2,6 +2,7 @@ package kopiastore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -115,18 +116,28 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 // load reads a snapshot manifest Wild wrote; anything else (a policy, a
 // snapshot taken with the kopia CLI) is "not found" to Wild.
 func (s *Store) load(ctx context.Context, id string) (*snapshot.Manifest, error) {
+	notFound := fmt.Errorf("backup %q in %s: %w", id, s.dest, backup.ErrNotFound)
 	if id == "" {
-		return nil, fmt.Errorf("backup ID is empty: %w", backup.ErrNotFound)
+		return nil, notFound
 	}
-	m, err := snapshot.LoadSnapshot(ctx, s.rep, manifest.ID(id))
-	if errors.Is(err, snapshot.ErrSnapshotNotFound) || (err == nil && !isOurs(m)) {
-		return nil, fmt.Errorf("backup %s in %s: %w", id, s.dest, backup.ErrNotFound)
+	var raw json.RawMessage
+	em, err := s.rep.GetManifest(ctx, manifest.ID(id), &raw)
+	if errors.Is(err, manifest.ErrNotFound) {
+		return nil, notFound
 	}
 	if err != nil {
-		if strings.Contains(err.Error(), "manifest is not a snapshot") {
-			return nil, fmt.Errorf("backup %s in %s: %w", id, s.dest, backup.ErrNotFound)
-		}
 		return nil, fmt.Errorf("read backup %s from %s: %w", id, s.dest, err)
+	}
+	if em.Labels[manifest.TypeLabelKey] != snapshot.ManifestType {
+		return nil, notFound
+	}
+	m := &snapshot.Manifest{}
+	if err := json.Unmarshal(raw, m); err != nil {
+		return nil, fmt.Errorf("read backup %s from %s: %w", id, s.dest, err)
+	}
+	m.ID = manifest.ID(id)
+	if !isOurs(m) {
+		return nil, notFound
 	}
 	return m, nil
 }

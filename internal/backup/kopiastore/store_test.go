@@ -261,6 +261,16 @@ func TestRoundTripFilesystem(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(snap) {
 		t.Errorf("after reopen: %+v, want %+v", got, snap)
 	}
+	ctx, cancel := context.WithCancel(t.Context())
+	rc, err := s2.Open(ctx, snap.ID, "postgres/listmonk.dump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := io.ReadAll(rc); !errors.Is(err, context.Canceled) {
+		t.Errorf("read after cancel: %v, want context.Canceled", err)
+	}
+	rc.Close()
 	if _, err := s2.Open(t.Context(), snap.ID, "config/nope"); !errors.Is(err, backup.ErrNotFound) {
 		t.Errorf("open missing file: %v, want ErrNotFound", err)
 	}
