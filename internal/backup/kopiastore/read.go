@@ -31,6 +31,9 @@ func (s *Store) List(ctx context.Context, src backup.Source) ([]backup.Snapshot,
 	if err := validateSource(src); err != nil {
 		return nil, err
 	}
+	if err := s.refresh(ctx); err != nil {
+		return nil, err
+	}
 	mans, err := snapshot.ListSnapshots(ctx, s.rep, sourceInfo(src))
 	if err != nil {
 		return nil, fmt.Errorf("list backups of %s/%s in %s: %w", src.Instance, src.App, s.dest, err)
@@ -120,6 +123,9 @@ func (s *Store) load(ctx context.Context, id string) (*snapshot.Manifest, error)
 	if id == "" {
 		return nil, notFound
 	}
+	if err := s.refresh(ctx); err != nil {
+		return nil, err
+	}
 	var raw json.RawMessage
 	em, err := s.rep.GetManifest(ctx, manifest.ID(id), &raw)
 	if errors.Is(err, manifest.ErrNotFound) {
@@ -140,6 +146,16 @@ func (s *Store) load(ctx context.Context, id string) (*snapshot.Manifest, error)
 		return nil, notFound
 	}
 	return m, nil
+}
+
+// refresh picks up what other clients (a CLI run beside a daemon) wrote
+// or deleted since the repository was opened; kopia would otherwise only
+// notice after its index cache expires.
+func (s *Store) refresh(ctx context.Context) error {
+	if err := s.rep.Refresh(ctx); err != nil {
+		return fmt.Errorf("refresh backup repository at %s: %w", s.dest, err)
+	}
+	return nil
 }
 
 func isOurs(m *snapshot.Manifest) bool {

@@ -561,3 +561,28 @@ func TestDeleteAndMaintain(t *testing.T) {
 	}
 	t.Logf("repository %d -> %d bytes", before, after)
 }
+
+// A daemon keeps its Store open while a CLI run writes and deletes
+// backups through another: the daemon must see both at once.
+func TestOtherClientsChangesAreSeen(t *testing.T) {
+	r := newFSRepo(t)
+	daemon := open(t, r.options(testPassword))
+	if snaps, err := daemon.List(t.Context(), src); err != nil || len(snaps) != 0 {
+		t.Fatalf("empty repository lists %v %v", snaps, err)
+	}
+	cliOpts := r.options(testPassword)
+	cliOpts.ConfigDir = t.TempDir()
+	cli := open(t, cliOpts)
+	snap := save(t, cli, src, nil, bytesStream("config/a", []byte("a")))
+
+	snaps, err := daemon.List(t.Context(), src)
+	if err != nil || len(snaps) != 1 || snaps[0].ID != snap.ID {
+		t.Fatalf("daemon lists %v %v, want the CLI's %s", snaps, err, snap.ID)
+	}
+	if err := cli.Delete(t.Context(), snap.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := daemon.Get(t.Context(), snap.ID); !errors.Is(err, backup.ErrNotFound) {
+		t.Errorf("daemon still gets the deleted backup: %v", err)
+	}
+}
