@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/kopia/kopia/repo"
 	"github.com/kopia/kopia/repo/blob"
@@ -25,6 +26,8 @@ import (
 	"github.com/kopia/kopia/repo/content"
 	"github.com/kopia/kopia/repo/format"
 	"github.com/kopia/kopia/repo/maintenance"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/wild-cloud/wild/internal/backup"
 )
@@ -158,10 +161,13 @@ func storage(ctx context.Context, opt Options) (blob.Storage, string, error) {
 }
 
 func s3Storage(ctx context.Context, o *S3) (blob.Storage, string, error) {
-	if o.Endpoint == "" || o.Bucket == "" {
-		return nil, "", errors.New("backup destination S3: endpoint and bucket are required")
+	if o.Endpoint == "" || o.Bucket == "" || o.AccessKey == "" || o.SecretKey == "" {
+		return nil, "", errors.New("backup destination S3: endpoint, bucket, access key and secret key are all required")
 	}
 	dest := fmt.Sprintf("s3://%s/%s (%s)", o.Bucket, o.Prefix, o.Endpoint)
+	if err := checkBucket(ctx, o); err != nil {
+		return nil, "", fmt.Errorf("backup destination %s: %w", dest, err)
+	}
 	st, err := s3.New(ctx, &s3.Options{
 		BucketName:      o.Bucket,
 		Prefix:          o.Prefix,
@@ -176,6 +182,37 @@ func s3Storage(ctx context.Context, o *S3) (blob.Storage, string, error) {
 		return nil, "", fmt.Errorf("backup destination %s: %w", dest, err)
 	}
 	return st, dest, nil
+}
+
+// checkBucket fails fast where kopia would retry for many seconds (a
+// missing bucket) and says what to fix.
+func checkBucket(ctx context.Context, o *S3) error {
+	tr, err := minio.DefaultTransport(!o.Insecure)
+	if err != nil {
+		return err
+	}
+	if o.SkipVerify && tr.TLSClientConfig != nil {
+		tr.TLSClientConfig.InsecureSkipVerify = true
+	}
+	cli, err := minio.New(o.Endpoint, &minio.Options{
+		Creds:     credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
+		Secure:    !o.Insecure,
+		Region:    o.Region,
+		Transport: tr,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ok, err := cli.BucketExists(ctx, o.Bucket)
+	if err != nil {
+		return fmt.Errorf("%w (check the endpoint, TLS setting and access keys)", err)
+	}
+	if !ok {
+		return fmt.Errorf("bucket %q does not exist: create it first", o.Bucket)
+	}
+	return nil
 }
 
 func ensureInitialized(ctx context.Context, st blob.Storage, password string) error {

@@ -586,3 +586,36 @@ func TestOtherClientsChangesAreSeen(t *testing.T) {
 		t.Errorf("daemon still gets the deleted backup: %v", err)
 	}
 }
+
+func TestS3BadDestination(t *testing.T) {
+	srv := s3server.Start(t)
+	srv.CreateBucket(t, "wild-backups")
+	ok := S3{Endpoint: srv.Endpoint, Bucket: "wild-backups", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Insecure: true}
+	cases := map[string]struct {
+		edit func(*S3)
+		want string
+	}{
+		"missing bucket": {func(o *S3) { o.Bucket = "no-such-bucket" }, `bucket "no-such-bucket" does not exist: create it first`},
+		"wrong secret":   {func(o *S3) { o.SecretKey = "wrong-secret-value" }, "check the endpoint, TLS setting and access keys"},
+		"nothing there":  {func(o *S3) { o.Endpoint = "127.0.0.1:1" }, "connection refused"},
+		"no keys":        {func(o *S3) { o.AccessKey = "" }, "access key and secret key are all required"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			o := ok
+			tc.edit(&o)
+			start := time.Now()
+			_, err := Connect(t.Context(), Options{S3: &o, Password: testPassword, ConfigDir: t.TempDir()})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") || strings.Contains(msg, o.SecretKey) && o.SecretKey != "" {
+				t.Errorf("error must be one line without the secret key: %q", msg)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v to fail", d)
+			}
+		})
+	}
+}
