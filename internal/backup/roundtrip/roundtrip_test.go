@@ -1,0 +1,285 @@
+package roundtrip_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wild-cloud/wild/internal/backup"
+	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/clustertest"
+	"github.com/wild-cloud/wild/internal/devcluster"
+	"github.com/wild-cloud/wild/internal/devimage"
+	"github.com/wild-cloud/wild/internal/event"
+	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/kube"
+	"github.com/wild-cloud/wild/internal/lifecycle"
+)
+
+func TestMain(m *testing.M) { clustertest.Main(m, clustertest.RealNode) }
+
+var bg = context.Background()
+
+// fixture is one instance on the shared cluster whose database app runs
+// for real, with a dependent app (on a simulated node) using it.
+type fixture struct {
+	t    *testing.T
+	inst *instance.Instance
+	kube *kube.Client
+	env  backup.Env
+	rec  *event.Recorder
+}
+
+func newFixture(t *testing.T, image, server, dependent string) *fixture {
+	t.Helper()
+	importImage(t, image)
+	data := t.TempDir()
+	inst, err := instance.NewStore(data).Create(instance.CreateOptions{Name: "dev", Domain: "wild.test", Kubeconfig: clustertest.Kubeconfig(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, inst.SetConfig("cluster.realNode", "true"))
+	for _, r := range devimage.Recipes {
+		must(t, inst.SetConfig("cluster.images."+r.Replaces, r.Ref))
+	}
+	kc, err := kube.NewClient(clustertest.Kubeconfig(t))
+	must(t, err)
+	env := lifecycle.Env{Instance: inst, Catalog: catalog.Bundled()}
+	for _, app := range []string{server, dependent} {
+		if _, err := (&lifecycle.Add{Env: env, App: app}).Run(bg); err != nil {
+			t.Fatalf("add %s: %v", app, err)
+		}
+		if _, err := (&lifecycle.Deploy{Env: env, App: app, Timeout: 5 * time.Minute, Client: kc}).Run(bg); err != nil {
+			t.Fatalf("deploy %s: %v", app, err)
+		}
+	}
+	jobSucceeds(t, dependent, dependent+"-db-init")
+	rec := &event.Recorder{}
+	f := &fixture{t: t, inst: inst, kube: kc, rec: rec,
+		env: backup.Env{Instance: inst, Kube: kc, Observer: rec, Open: dirOpener(filepath.Join(data, "repo"))}}
+	t.Cleanup(func() {
+		for _, ns := range []string{dependent, dependent + "-green", server} {
+			_, _ = kc.DeleteNamespace(bg, ns, 0)
+		}
+	})
+	return f
+}
+
+// sql runs a client script in the database pod and returns its output;
+// an empty answer (seen from exec under load) is retried, bounded.
+func (f *fixture) sql(server, script string) string {
+	f.t.Helper()
+	var out, errb bytes.Buffer
+	var err error
+	for try := 0; try < 10; try++ {
+		pod := readyPod(f.t, server, "component=db")
+		out.Reset()
+		errb.Reset()
+		err = f.kube.Exec(bg, kube.ExecOptions{Namespace: server, Pod: pod.Name, Container: pod.Spec.Containers[0].Name,
+			Command: []string{"sh", "-c", script}, Stdout: &out, Stderr: &errb})
+		if err == nil && strings.TrimSpace(out.String()) != "" {
+			return strings.TrimSpace(out.String())
+		}
+		time.Sleep(time.Second)
+	}
+	f.t.Fatalf("%s: %v: %s %s", script, err, out.String(), errb.String())
+	return ""
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func importImage(t *testing.T, name string) {
+	t.Helper()
+	cache, err := devimage.DefaultCacheDir()
+	must(t, err)
+	r, err := devimage.Lookup(name)
+	must(t, err)
+	b, err := devimage.BuildDebian(bg, r, devimage.BuildOptions{CacheDir: cache})
+	must(t, err)
+	ok, err := devcluster.ImportImages(bg, clustertest.Dir(), []devimage.Built{b})
+	if err != nil || !ok {
+		t.Fatalf("import %s: imported=%v err=%v", name, ok, err)
+	}
+}
+
+func readyPod(t *testing.T, ns, selector string) *corev1.Pod {
+	t.Helper()
+	cs := clustertest.Client(t)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		pods, err := cs.CoreV1().Pods(ns).List(bg, metav1.ListOptions{LabelSelector: selector})
+		must(t, err)
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			for _, c := range p.Status.Conditions {
+				if p.DeletionTimestamp == nil && c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					return p
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Ready pod %q in %s after 3m", selector, ns)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func jobSucceeds(t *testing.T, ns, name string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		job, err := clustertest.Client(t).BatchV1().Jobs(ns).Get(bg, name, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		if err == nil && job.Status.Succeeded >= 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Job %s/%s did not succeed in 3m", ns, name)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// dbRoundTrip is the test of both database kinds: seed rows, back up,
+// write more, restore to green; green has exactly the backed-up rows and
+// blue has all of them.
+type dbKind struct {
+	image, server, app, db string
+	// client runs SQL ($SQL) against database $DB as the server's admin.
+	client string
+	// checksum is a query printing "count md5" of table t.
+	checksum string
+}
+
+var (
+	pgKind = dbKind{image: "postgres", server: "postgres", app: "gitea", db: "gitea",
+		client:   `PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" -v ON_ERROR_STOP=1 -Atq -d "$DB" -c "$SQL"`,
+		checksum: `select count(*) || ' ' || md5(coalesce(string_agg(id || ':' || v, ',' order by id), '')) from t`}
+	myKind = dbKind{image: "mariadb", server: "mysql", app: "ghost", db: "ghost",
+		client:   `MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mariadb -h127.0.0.1 -uroot -N -B "$DB" -e "$SQL"`,
+		checksum: `select concat(count(*), ' ', md5(coalesce(group_concat(concat(id, ':', v) order by id separator ','), ''))) from t`}
+)
+
+func (k dbKind) run(f *fixture, db, sql string) string {
+	return f.sql(k.server, "DB="+shellQuote(db)+" SQL="+shellQuote(sql)+"; "+k.client+"; echo ok")
+}
+
+func (k dbKind) sum(f *fixture, db string) string {
+	return strings.TrimSuffix(k.run(f, db, k.checksum), "\nok")
+}
+
+// rows is an insert of rows from..to into t, in SQL both servers read.
+func rows(from, to int, tag string) string {
+	var vals []string
+	for i := from; i <= to; i++ {
+		vals = append(vals, fmt.Sprintf("(%d, '%s-%d')", i, tag, i))
+	}
+	return "insert into t values " + strings.Join(vals, ", ")
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func testRoundTrip(t *testing.T, k dbKind) {
+	f := newFixture(t, k.image, k.server, k.app)
+	k.run(f, k.db, "create table t (id int primary key, v text)")
+	k.run(f, k.db, rows(1, 500, "seed"))
+	backedUp := k.sum(f, k.db)
+
+	res, err := (&backup.Backup{Env: f.env, App: k.app, Skip: []string{"volume"}}).Run(bg)
+	if err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	plan, err := backup.LoadPlan(f.inst, k.app, res.ID)
+	must(t, err)
+	if plan.Status != backup.StatusBackedUp || plan.Snapshot == "" || plan.Phases["backup"].CompletedAt == nil {
+		t.Fatalf("plan after backup: %+v", plan)
+	}
+
+	k.run(f, k.db, rows(501, 700, "after"))
+	blue := k.sum(f, k.db)
+	if blue == backedUp {
+		t.Fatal("the rows written after the backup did not change the checksum")
+	}
+
+	rr, err := (&backup.Restore{Env: f.env, App: k.app}).Run(bg)
+	if err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if rr.Color != "green" || rr.Namespace != k.app+"-green" {
+		t.Fatalf("restored to %s/%s", rr.Color, rr.Namespace)
+	}
+	if got := k.sum(f, k.db+"_green"); got != backedUp {
+		t.Errorf("green has %q, want the backed-up %q", got, backedUp)
+	}
+	if got := k.sum(f, k.db); got != blue {
+		t.Errorf("blue changed: %q, want %q", got, blue)
+	}
+	checkStandby(t, f, k, rr)
+}
+
+// checkStandby: the standby runs in its namespace with the database name
+// patched, and the live namespace is untouched.
+func checkStandby(t *testing.T, f *fixture, k dbKind, rr *backup.RestoreResult) {
+	t.Helper()
+	plan, err := backup.LoadPlan(f.inst, k.app, rr.ID)
+	must(t, err)
+	if plan.Status != backup.StatusRestored || plan.StandbyColor != "green" || plan.Phases["restore"].CompletedAt == nil {
+		t.Fatalf("plan after restore: status %s color %s", plan.Status, plan.StandbyColor)
+	}
+	deps, err := clustertest.Client(t).AppsV1().Deployments(rr.Namespace).List(bg, metav1.ListOptions{})
+	must(t, err)
+	if len(deps.Items) == 0 {
+		t.Fatalf("no Deployment in %s", rr.Namespace)
+	}
+	found := false
+	for _, c := range deps.Items[0].Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if e.Value == k.db+"_green" {
+				found = true
+			}
+			if e.Value == k.db {
+				t.Errorf("standby env %s still names the live database %s", e.Name, k.db)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no env value of the standby names %s_green", k.db)
+	}
+	live, err := clustertest.Client(t).AppsV1().Deployments(k.app).Get(bg, k.app, metav1.GetOptions{})
+	must(t, err)
+	for _, c := range live.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if strings.Contains(e.Value, "_green") {
+				t.Errorf("live env %s was changed to %s", e.Name, e.Value)
+			}
+		}
+	}
+	progress := false
+	for _, e := range f.rec.Events() {
+		if e.Kind == event.Progress && e.Bytes > 0 {
+			progress = true
+		}
+	}
+	if !progress {
+		t.Error("no progress event with bytes")
+	}
+}
+
+func TestPostgresRoundTrip(t *testing.T) { testRoundTrip(t, pgKind) }
+
+func TestMariaDBRoundTrip(t *testing.T) { testRoundTrip(t, myKind) }
