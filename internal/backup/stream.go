@@ -36,12 +36,12 @@ exit "$rc"`
 
 // outScript runs cmd with its stdout counted on the way out.
 func outScript(cmd string) string {
-	return streamPrelude + `{ ` + cmd + `; echo $? > "$d/rc"; } | tee "$d/a" "$d/b"` + streamReport
+	return streamPrelude + `{ (` + cmd + `); echo $? > "$d/rc"; } | tee "$d/a" "$d/b"` + streamReport
 }
 
 // inScript runs cmd with its stdin counted on the way in.
 func inScript(cmd string) string {
-	return streamPrelude + `tee "$d/a" "$d/b" | { ` + cmd + `; echo $? > "$d/rc"; }` + streamReport
+	return streamPrelude + `tee "$d/a" "$d/b" | { (` + cmd + `); echo $? > "$d/rc"; }` + streamReport
 }
 
 var reportLine = regexp.MustCompile(`wild-stream bytes=(\d*) sha256=([0-9a-f]*) rc=(\d+)`)

@@ -94,6 +94,23 @@ func (f *fixture) sql(server, script string) string {
 	return ""
 }
 
+// podReport says where the pods of selector are and what their
+// containers last printed, for a failure message.
+func podReport(t *testing.T, ns, selector string) string {
+	cs := clustertest.Client(t)
+	pods, err := cs.CoreV1().Pods(ns).List(bg, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		fmt.Fprintf(&b, "pod %s on %s: %s %+v\n", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.ContainerStatuses)
+		logs, _ := cs.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(bg)
+		fmt.Fprintf(&b, "logs: %s\n", logs)
+	}
+	return b.String()
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -139,7 +156,7 @@ func readyPod(t *testing.T, ns, selector string) *corev1.Pod {
 
 func jobSucceeds(t *testing.T, ns, name string) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		job, err := clustertest.Client(t).BatchV1().Jobs(ns).Get(bg, name, metav1.GetOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -149,7 +166,7 @@ func jobSucceeds(t *testing.T, ns, name string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Job %s/%s did not succeed in 3m", ns, name)
+			t.Fatalf("Job %s/%s did not succeed in 5m: %+v\n%s", ns, name, job.Status, podReport(t, ns, "job-name="+name))
 		}
 		time.Sleep(time.Second)
 	}
@@ -164,15 +181,20 @@ type dbKind struct {
 	client string
 	// checksum is a query printing "count md5" of table t.
 	checksum string
+	// adminDB is a database that always exists; exists is a query (%s:
+	// a database name) printing 1 when that database exists, else 0.
+	adminDB, exists string
 }
 
 var (
 	pgKind = dbKind{image: "postgres", server: "postgres", app: "gitea", db: "gitea",
 		client:   `PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" -v ON_ERROR_STOP=1 -Atq -d "$DB" -c "$SQL"`,
-		checksum: `select count(*) || ' ' || md5(coalesce(string_agg(id || ':' || v, ',' order by id), '')) from t`}
+		checksum: `select count(*) || ' ' || md5(coalesce(string_agg(id || ':' || v, ',' order by id), '')) from t`,
+		adminDB:  "postgres", exists: `select count(*) from pg_database where datname = '%s'`}
 	myKind = dbKind{image: "mariadb", server: "mysql", app: "ghost", db: "ghost",
 		client:   `MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mariadb -h127.0.0.1 -uroot -N -B "$DB" -e "$SQL"`,
-		checksum: `select concat(count(*), ' ', md5(coalesce(group_concat(concat(id, ':', v) order by id separator ','), ''))) from t`}
+		checksum: `select concat(count(*), ' ', md5(coalesce(group_concat(concat(id, ':', v) order by id separator ','), ''))) from t`,
+		adminDB:  "mysql", exists: `select count(*) from information_schema.schemata where schema_name = '%s'`}
 )
 
 func (k dbKind) run(f *fixture, db, sql string) string {
@@ -230,6 +252,71 @@ func testRoundTrip(t *testing.T, k dbKind) {
 		t.Errorf("blue changed: %q, want %q", got, blue)
 	}
 	checkStandby(t, f, k, rr)
+	switchAndCleanup(t, f, k, backedUp)
+}
+
+func (k dbKind) has(f *fixture, db string) bool {
+	return strings.TrimSuffix(k.run(f, k.adminDB, fmt.Sprintf(k.exists, db)), "\nok") == "1"
+}
+
+// switchAndCleanup: the hosts move to green and the instance records it;
+// cleanup then removes blue (namespace and database) and green keeps the
+// backed-up rows.
+func switchAndCleanup(t *testing.T, f *fixture, k dbKind, backedUp string) {
+	t.Helper()
+	sw, err := (&backup.Switch{Env: f.env, App: k.app}).Run(bg)
+	if err != nil {
+		t.Fatalf("switch: %v", err)
+	}
+	if sw.Active != "green" || sw.Retired != "blue" {
+		t.Errorf("switch result %+v", sw)
+	}
+	host := k.app + ".wild.test"
+	if ns := servingNamespaces(t, host); len(ns) != 1 || ns[0] != k.app+"-green" {
+		t.Errorf("after switch %s is served from %v, want only %s-green", host, ns, k.app)
+	}
+	act, err := backup.ReadActive(f.inst, k.app)
+	if err != nil || act.Color != "green" || act.Namespace != k.app+"-green" || act.Original {
+		t.Errorf("active side %+v %v", act, err)
+	}
+	if _, err := (&backup.Switch{Env: f.env, App: k.app}).Run(bg); err == nil {
+		t.Error("a second switch without a new restore must be refused")
+	}
+
+	cl, err := (&backup.Cleanup{Env: f.env, App: k.app}).Run(bg)
+	if err != nil {
+		t.Fatalf("cleanup: %v", err)
+	}
+	if k.has(f, k.db) || !k.has(f, k.db+"_green") {
+		t.Errorf("after cleanup: %s exists=%v, %s_green exists=%v (removed %v)", k.db, k.has(f, k.db), k.db, k.has(f, k.db+"_green"), cl.Removed)
+	}
+	ns, err := clustertest.Client(t).CoreV1().Namespaces().Get(bg, k.app, metav1.GetOptions{})
+	if err == nil && ns.DeletionTimestamp == nil {
+		t.Errorf("namespace %s is still there after cleanup", k.app)
+	}
+	if got := k.sum(f, k.db+"_green"); got != backedUp {
+		t.Errorf("green after cleanup has %q, want %q", got, backedUp)
+	}
+	plan, err := backup.LoadPlan(f.inst, k.app, "")
+	if err != nil || plan.Status != backup.StatusCleaned || plan.Phases["switch"].CompletedAt == nil {
+		t.Errorf("plan after cleanup: %+v %v", plan, err)
+	}
+}
+
+// servingNamespaces lists the namespaces with an Ingress for host.
+func servingNamespaces(t *testing.T, host string) []string {
+	t.Helper()
+	list, err := clustertest.Client(t).NetworkingV1().Ingresses("").List(bg, metav1.ListOptions{})
+	must(t, err)
+	var out []string
+	for _, ing := range list.Items {
+		for _, r := range ing.Spec.Rules {
+			if r.Host == host {
+				out = append(out, ing.Namespace)
+			}
+		}
+	}
+	return out
 }
 
 // checkStandby: the standby runs in its namespace with the database name
