@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
 )
@@ -36,6 +39,9 @@ type BackupResult struct {
 
 // Run takes the app's lock and backs it up.
 func (b *Backup) Run(ctx context.Context) (*BackupResult, error) {
+	if err := checkAdded(b.Env, b.App); err != nil {
+		return nil, err
+	}
 	unlock, err := lockApp(b.Env, b.App)
 	if err != nil {
 		return nil, err
@@ -157,6 +163,18 @@ func markInterrupted(e Env, app string) error {
 	return nil
 }
 
+// checkAdded refuses, before anything is written, a bad name or an app
+// the instance does not have.
+func checkAdded(e Env, app string) error {
+	if err := names.Validate("app", app); err != nil {
+		return problem.New(problem.Invalid, err.Error())
+	}
+	if _, err := os.Stat(e.Instance.Path(instance.AppsDir, app, catalog.ManifestFile)); err != nil {
+		return problem.New(problem.NotFound, fmt.Sprintf("%s is not added to instance %s", app, e.Instance.Name)).With("app.add", "add it first", "app", app)
+	}
+	return nil
+}
+
 func lockApp(e Env, app string) (func(), error) {
 	if e.Instance == nil {
 		return nil, problem.New(problem.Invalid, "no instance")
@@ -197,6 +215,9 @@ func (l *List) Run(ctx context.Context) ([]*RecoveryPlan, error) {
 }
 
 func (l *List) loadManifestOnly() (bool, error) {
+	if err := names.Validate("app", l.App); err != nil {
+		return false, problem.New(problem.Invalid, err.Error())
+	}
 	if _, err := os.Stat(l.Instance.AppDir(l.App)); err != nil {
 		if _, perr := os.Stat(l.Instance.Path(BackupsDir, l.App)); perr == nil {
 			return false, nil // deleted app: its backups still list

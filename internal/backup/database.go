@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // dialect is what differs between the postgres and mysql strategies:
@@ -187,7 +189,8 @@ func serverPod(ctx context.Context, a *App, server string) (podExec, error) {
 			return px, nil
 		}
 	}
-	return podExec{}, fmt.Errorf("no Ready %s pod (label component=db) in namespace %s; deploy it first: wild app deploy %s", server, ns, server)
+	return podExec{}, problem.New(problem.PreconditionFailed, fmt.Sprintf("no Ready %s pod (label component=db) in namespace %s", server, ns)).
+		With("app.deploy", "deploy it first", "app", server)
 }
 
 func podReady(p *corev1.Pod) bool {

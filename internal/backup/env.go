@@ -42,6 +42,9 @@ import (
 type Destination struct {
 	Path string         `json:"path,omitempty"`
 	S3   *S3Destination `json:"s3,omitempty"`
+	// CacheDir is the instance's local cache of the repository (its
+	// connection file and index), never inside the repository.
+	CacheDir string `json:"-"`
 }
 
 // S3Destination is an S3-compatible bucket.
@@ -103,6 +106,9 @@ func ReadDestination(inst *instance.Instance) (Destination, error) {
 			return d, problem.New(problem.Invalid, fmt.Sprintf("config.yaml backup.destination: %v (keys: path, s3.endpoint, s3.bucket, s3.prefix, s3.region, s3.accessKeyID, s3.insecure)", err))
 		}
 	}
+	// Outside the instance: in git mode it would be committed.
+	dataDir := filepath.Dir(filepath.Dir(inst.Dir))
+	d.CacheDir = filepath.Join(dataDir, "cache", "backup", inst.Name)
 	if d.S3 != nil {
 		if d.S3.Endpoint == "" || d.S3.Bucket == "" {
 			return d, problem.New(problem.Invalid, "config.yaml backup.destination.s3 needs endpoint and bucket")
@@ -113,7 +119,7 @@ func ReadDestination(inst *instance.Instance) (Destination, error) {
 		return d, nil
 	}
 	if d.Path == "" {
-		d.Path = filepath.Join(filepath.Dir(filepath.Dir(inst.Dir)), "backups", inst.Name)
+		d.Path = filepath.Join(dataDir, "backups", inst.Name)
 	}
 	return d, nil
 }
@@ -292,8 +298,6 @@ func (e *Env) progressEvents(app, phase string) func(string, int64) {
 func notFound(msg, app string) error {
 	return problem.New(problem.NotFound, msg).With("app.backup", "make one first", "app", app)
 }
-
-func invalid(msg string) error { return problem.New(problem.Invalid, msg) }
 
 func processAlive(pid int) bool {
 	return pid > 0 && syscall.Kill(pid, 0) == nil

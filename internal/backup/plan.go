@@ -12,6 +12,7 @@ import (
 
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/names"
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // Plan statuses, in the order a plan moves through them.
@@ -155,7 +156,7 @@ func LoadPlan(inst *instance.Instance, app, ts string) (*RecoveryPlan, error) {
 		return all[0], nil
 	}
 	if !validTimestamp(ts) {
-		return nil, invalid(fmt.Sprintf("%q is not a backup id (like 20260308T231537Z); list them with wild app backups %s", ts, app))
+		return nil, problem.New(problem.Invalid, fmt.Sprintf("%q is not a backup id (like 20260308T231537Z)", ts)).With("app.backups", "list them", "app", app)
 	}
 	b, err := os.ReadFile(inst.Path(planPath(app, ts)))
 	if errors.Is(err, os.ErrNotExist) {

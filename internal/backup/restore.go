@@ -45,6 +45,12 @@ type RestoreResult struct {
 
 // Run takes the app's lock and restores.
 func (r *Restore) Run(ctx context.Context) (*RestoreResult, error) {
+	if err := checkAdded(r.Env, r.App); err != nil {
+		return nil, err
+	}
+	if _, err := r.plan(); err != nil {
+		return nil, err
+	}
 	unlock, err := lockApp(r.Env, r.App)
 	if err != nil {
 		return nil, err

@@ -42,6 +42,12 @@ type SwitchResult struct {
 
 // Run takes the app's lock and switches.
 func (s *Switch) Run(ctx context.Context) (*SwitchResult, error) {
+	if err := checkAdded(s.Env, s.App); err != nil {
+		return nil, err
+	}
+	if _, err := planIn(s.Env, s.App, "restore it first", StatusRestored, StatusSwitching); err != nil {
+		return nil, err
+	}
 	unlock, err := lockApp(s.Env, s.App)
 	if err != nil {
 		return nil, err
@@ -227,6 +233,12 @@ type CleanupResult struct {
 
 // Run takes the app's lock and cleans up.
 func (c *Cleanup) Run(ctx context.Context) (*CleanupResult, error) {
+	if err := checkAdded(c.Env, c.App); err != nil {
+		return nil, err
+	}
+	if _, err := planIn(c.Env, c.App, "switch first", StatusSwitched); err != nil {
+		return nil, err
+	}
 	unlock, err := lockApp(c.Env, c.App)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,13 @@ type volumeStrategy struct{ pvcs []string }
 // the claim (whose image is then used: it is already on that node).
 var DefaultHelperImage = "busybox:1.36"
 
+// tarCreate archives the mounted claim. The app keeps running, so the
+// copy is crash-consistent, like a power cut: GNU tar's status 1 ("file
+// changed as we read it") is expected then and accepted; every other
+// failure fails the backup. Databases get their consistent copy from
+// their own strategy.
+const tarCreate = `tar -C /data --numeric-owner -cf - . || [ $? -eq 1 ]`
+
 func (volumeStrategy) Name() string { return "volume" }
 
 func volumeFile(pvc string) string { return "volume/" + pvc + ".tar" }
@@ -39,7 +46,7 @@ func (s *volumeStrategy) Backup(ctx context.Context, a *App) ([]Stream, map[stri
 			if err != nil {
 				return nil, err
 			}
-			r := px.streamOut(ctx, "archive volume "+live, `tar -C /data --numeric-owner -cf - .`, func(n int64) { a.progress(name, n) })
+			r := px.streamOut(ctx, "archive volume "+live, tarCreate, func(n int64) { a.progress(name, n) })
 			return &closeAlso{ReadCloser: r, after: stop}, nil
 		}})
 	}

@@ -8,11 +8,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wild-cloud/wild/internal/backup"
+	"github.com/wild-cloud/wild/internal/backup/kopiastore"
 )
 
-// backupOpener opens the backup repository; set where the kopia-backed
-// store is linked in.
-var backupOpener backup.Opener
+// backupOpener opens the backup repository: the kopia-backed store.
+var backupOpener backup.Opener = kopiastore.Open
 
 const backupHelp = `Backups go into one encrypted, deduplicated repository per instance. Where it
 lives is config.yaml's backup.destination:
