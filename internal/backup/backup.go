@@ -78,8 +78,9 @@ func (b *Backup) run(ctx context.Context, op *operation.Op, res *BackupResult) e
 		return err
 	}
 	op.Step("backup")
-	a.Progress = b.progressEvents(b.App, "backup")
-	snap, err := b.save(ctx, a, plan, store)
+	// The repository reports what it has read of all streams so far.
+	progress := b.progressEvents(b.App, "backup")
+	snap, err := b.save(ctx, a, plan, store, progress)
 	if err != nil {
 		return failPlan(b.Env, plan, err)
 	}
@@ -93,7 +94,7 @@ func (b *Backup) run(ctx context.Context, op *operation.Op, res *BackupResult) e
 	return plan.Save(b.Instance)
 }
 
-func (b *Backup) save(ctx context.Context, a *App, plan *RecoveryPlan, store Store) (Snapshot, error) {
+func (b *Backup) save(ctx context.Context, a *App, plan *RecoveryPlan, store Store, progress func(string, int64)) (Snapshot, error) {
 	var streams []Stream
 	for _, s := range SelectStrategies(a) {
 		if s.Name() != "config" && slices.Contains(b.Skip, s.Name()) {
@@ -115,7 +116,7 @@ func (b *Backup) save(ctx context.Context, a *App, plan *RecoveryPlan, store Sto
 	}
 	tags := map[string]string{"plan": plan.Timestamp}
 	return store.Save(ctx, Source{Instance: b.Instance.Name, App: b.App}, tags, streams, func(p Progress) {
-		a.progress(p.File, p.Bytes)
+		progress(p.File, p.Bytes)
 	})
 }
 

@@ -58,8 +58,10 @@ func (configStrategy) Restore(ctx context.Context, a *App, in Reader, e *Strateg
 	return nil
 }
 
-func (configStrategy) Remove(ctx context.Context, a *App, color string, e *StrategyEntry) error {
-	return nil
+// Remove has nothing to do: the retired side's files are in the instance
+// history (apps/NAME, or the plan that made it).
+func (configStrategy) Remove(ctx context.Context, a *App, e *StrategyEntry) (string, error) {
+	return "", nil
 }
 
 // section encodes apps.NAME of a file as YAML.

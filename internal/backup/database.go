@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/problem"
 )
 
@@ -89,24 +90,25 @@ func (s *dbStrategy) Name() string { return s.dialect.name }
 
 func (s *dbStrategy) file(db string) string { return s.dialect.name + "/" + db + "." + s.dialect.ext }
 
-// liveDB is the database the live side uses: the config value, which a
-// switch points at the active color's database.
-func (s *dbStrategy) liveDB(a *App) (string, error) {
+// baseDB is the database name config gives (the original side's).
+func (s *dbStrategy) baseDB(a *App) (string, error) {
 	db, ok := a.configString(s.configKey)
 	if !ok {
 		return "", fmt.Errorf("%s: config apps.%s.%s (restore.databases.configKey) is not set; set it or fix the manifest", a.Name, a.Name, s.configKey)
 	}
-	if !dbName.MatchString(db) {
+	if !dbName.MatchString(db) || !dbName.MatchString(db+"_green") {
 		return "", fmt.Errorf("%s: database name %q (apps.%s.%s) is not a plain name of letters, digits and _", a.Name, db, a.Name, s.configKey)
 	}
 	return db, nil
 }
 
 func (s *dbStrategy) Backup(ctx context.Context, a *App) ([]Stream, map[string]string, error) {
-	db, err := s.liveDB(a)
+	base, err := s.baseDB(a)
 	if err != nil {
 		return nil, nil, err
 	}
+	// After a switch the active side is a colored copy.
+	db := a.liveName(base, "_")
 	px, err := serverPod(ctx, a, s.server)
 	if err != nil {
 		return nil, nil, err
@@ -120,16 +122,18 @@ func (s *dbStrategy) Backup(ctx context.Context, a *App) ([]Stream, map[string]s
 		return nil, nil, fmt.Errorf("database %s does not exist on %s (pod %s/%s); is %s deployed?", db, s.server, px.namespace, px.pod, a.Name)
 	}
 	name := s.file(db)
-	params := map[string]string{"dbName": db, "configKey": s.configKey, "server": s.server, "owner": owner, "file": name}
+	params := map[string]string{"dbName": db, "baseName": base, "configKey": s.configKey, "server": s.server, "owner": owner, "file": name}
 	open := func(ctx context.Context) (io.ReadCloser, error) {
-		return px.streamOut(ctx, "dump "+db, s.dialect.dump, func(n int64) { a.progress(name, n) }, db), nil
+		r := px.streamOut(ctx, "dump "+db, s.dialect.dump, func(n int64) { a.progress(name, n) }, db)
+		crashpoint.Hit("backup.dump-started")
+		return r, nil
 	}
 	return []Stream{{Name: name, Open: open}}, params, nil
 }
 
 func (s *dbStrategy) Restore(ctx context.Context, a *App, in Reader, e *StrategyEntry) error {
 	src := e.Params["dbName"]
-	target := src + "_" + a.Color
+	target := orName(e.Params["baseName"], src) + "_" + a.Color
 	if !dbName.MatchString(src) || !dbName.MatchString(target) {
 		return fmt.Errorf("plan names database %q, which is not a plain name", src)
 	}
@@ -152,20 +156,29 @@ func (s *dbStrategy) Restore(ctx context.Context, a *App, in Reader, e *Strategy
 	return nil
 }
 
-func (s *dbStrategy) Remove(ctx context.Context, a *App, color string, e *StrategyEntry) error {
-	db := e.Params["dbName"] + "_" + color
-	if side := e.Restore["dbName"]; side != "" && strings.HasSuffix(side, "_"+color) {
-		db = side
+func (s *dbStrategy) Remove(ctx context.Context, a *App, e *StrategyEntry) (string, error) {
+	old := e.Params["dbName"]
+	if old == "" || old == e.Restore["dbName"] {
+		return "", nil
 	}
-	if !dbName.MatchString(db) {
-		return fmt.Errorf("not a plain database name: %q", db)
+	if !dbName.MatchString(old) {
+		return "", fmt.Errorf("plan names database %q, which is not a plain name", old)
 	}
 	px, err := serverPod(ctx, a, s.server)
 	if err != nil {
-		return err
+		return "", err
 	}
-	_, err = px.run(ctx, s.dialect.drop, db)
-	return err
+	if _, err := px.run(ctx, s.dialect.drop, old); err != nil {
+		return "", fmt.Errorf("drop the retired database %s: %w", old, err)
+	}
+	return "database " + old, nil
+}
+
+func orName(name, def string) string {
+	if name == "" {
+		return def
+	}
+	return name
 }
 
 // serverPod finds the Ready pod of a database app: its namespace from

@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
@@ -162,6 +163,7 @@ func (r *Restore) restore(ctx context.Context, op *operation.Op, a *App, plan *R
 		if err := plan.Save(r.Instance); err != nil {
 			return err
 		}
+		crashpoint.Hit("backup.restored-" + e.Name)
 	}
 	op.Step("deploy standby")
 	return r.deployStandby(ctx, a, plan, in, rn, id)
@@ -170,7 +172,12 @@ func (r *Restore) restore(ctx context.Context, op *operation.Op, a *App, plan *R
 func (rn *renames) add(e *StrategyEntry) {
 	switch e.Name {
 	case "postgres", "mysql":
+		// The snapshot's compiled files name the base database; a
+		// backup of a switched side also names the colored one.
 		rn.databases[e.Params["dbName"]] = e.Restore["dbName"]
+		if base := e.Params["baseName"]; base != "" {
+			rn.databases[base] = e.Restore["dbName"]
+		}
 	case "volume":
 		for from, to := range e.Restore {
 			rn.volumes[from] = to

@@ -34,8 +34,10 @@ type Strategy interface {
 	// Restore writes the backed-up data to the standby color; it never
 	// touches the live side, and running it again converges.
 	Restore(ctx context.Context, a *App, in Reader, e *StrategyEntry) error
-	// Remove deletes the data of color (the side a cleanup retires).
-	Remove(ctx context.Context, a *App, color string, e *StrategyEntry) error
+	// Remove deletes the retired side's data that e recorded at backup
+	// (the side a cleanup retires), never the standby's; it returns what
+	// it removed, "" for nothing.
+	Remove(ctx context.Context, a *App, e *StrategyEntry) (string, error)
 }
 
 // Reader opens one file of the snapshot being restored.

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
@@ -72,20 +73,30 @@ func (s *Switch) run(ctx context.Context, op *operation.Op, res *SwitchResult) e
 		return err
 	}
 	res.ID, res.Active, res.Retired, res.Namespace = plan.Timestamp, plan.StandbyColor, plan.Source.ActiveColor, plan.Standby.Namespace
+	op.Step("verify standby")
+	objs, err := kube.Build(s.Instance.Path(plan.Standby.AppDir))
+	if err == nil {
+		err = a.Kube.Wait(ctx, objs, orDefault(s.Timeout, 2*time.Minute), nil)
+	}
+	if err != nil && plan.Phases["switch"] != nil && plan.Status == StatusSwitching && len(objs) > 0 {
+		// Hosts may have moved already: only finishing helps now.
+		op.Warn("the standby is not ready yet (%v); finishing the switch that was under way", oneLine(err))
+		err = nil
+	}
+	if err != nil {
+		// Nothing moved: the restore stays usable for a later switch.
+		plan.Status, plan.Error, plan.Owner = StatusRestored, "switch refused: the standby is not ready: "+oneLine(err), nil
+		_ = plan.Save(s.Instance)
+		return fmt.Errorf("the standby is not ready, nothing was switched: %w", err)
+	}
+	op.Step("move hosts")
+	if plan.Status != StatusSwitching {
+		plan.start("switch")
+	}
 	plan.Status, plan.Owner = StatusSwitching, owner()
-	plan.start("switch")
 	if err := plan.Save(s.Instance); err != nil {
 		return err
 	}
-	op.Step("verify standby")
-	objs, err := kube.Build(s.Instance.Path(plan.Standby.AppDir))
-	if err != nil {
-		return failPlan(s.Env, plan, fmt.Errorf("build the standby: %w", err))
-	}
-	if err := a.Kube.Wait(ctx, objs, orDefault(s.Timeout, 2*time.Minute), nil); err != nil {
-		return failPlan(s.Env, plan, fmt.Errorf("the standby is not ready, nothing was switched: %w", err))
-	}
-	op.Step("move hosts")
 	if err := s.moveHosts(ctx, a, plan, objs); err != nil {
 		plan.Error = oneLine(err)
 		_ = plan.Save(s.Instance) // stays "switching": run again to finish
@@ -115,6 +126,7 @@ func (s *Switch) moveHosts(ctx context.Context, a *App, plan *RecoveryPlan, objs
 			return fmt.Errorf("remove Ingress %s/%s from the retired side: %w", plan.Source.Namespace, ing.Name, err)
 		}
 	}
+	crashpoint.Hit("backup.switch-hosts-freed")
 	back := map[string]string{}
 	for live, preview := range plan.Standby.Hosts {
 		back[preview] = live
@@ -276,28 +288,23 @@ func (c *Cleanup) run(ctx context.Context, op *operation.Op, res *CleanupResult)
 		return fmt.Errorf("the active side is not ready, so the retired side is kept: %w", err)
 	}
 	plan.start("cleanup")
-	op.Step("remove databases")
+	if err := plan.Save(c.Instance); err != nil {
+		return err
+	}
+	op.Step("remove data")
 	for i := range plan.Strategies {
 		e := &plan.Strategies[i]
-		if e.Name != "postgres" && e.Name != "mysql" {
-			continue
-		}
 		s, err := strategyFor(e)
 		if err != nil {
 			return err
 		}
-		old := e.Params["dbName"]
-		if old == e.Restore["dbName"] {
-			continue
-		}
-		px, err := serverPod(ctx, a, s.(*dbStrategy).server)
+		what, err := s.Remove(ctx, a, e)
 		if err != nil {
 			return err
 		}
-		if _, err := px.run(ctx, s.(*dbStrategy).dialect.drop, old); err != nil {
-			return fmt.Errorf("drop the retired database %s: %w", old, err)
+		if what != "" {
+			res.Removed = append(res.Removed, what)
 		}
-		res.Removed = append(res.Removed, "database "+old)
 	}
 	op.Step("remove namespace")
 	if plan.Source.Namespace != plan.Standby.Namespace {

@@ -82,9 +82,10 @@ func (s *volumeStrategy) unpack(ctx context.Context, a *App, in Reader, pvc, tar
 	return px.streamIn(ctx, "restore volume "+target, `tar -C /data --numeric-owner -xf -`, r, func(n int64) { a.progress(volumeFile(pvc), n) })
 }
 
-func (s *volumeStrategy) Remove(ctx context.Context, a *App, color string, e *StrategyEntry) error {
-	// The claims live in the color's namespace, which cleanup deletes.
-	return nil
+// Remove leaves the claims to the retired namespace, which cleanup
+// deletes with everything in it.
+func (s *volumeStrategy) Remove(ctx context.Context, a *App, e *StrategyEntry) (string, error) {
+	return "", nil
 }
 
 // copyClaim creates the standby claim like the live one (class, size,

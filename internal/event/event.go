@@ -19,8 +19,8 @@ const (
 	ResourceStatus Kind = "resource_status"
 	Warning        Kind = "warning"
 	Log            Kind = "log"
-	// Progress reports bytes moved so far by a long transfer (a backup or
-	// restore stream named in Message).
+	// Progress reports bytes moved so far by a long transfer: a backup's
+	// total read so far, or a restore stream's (the file is in Message).
 	Progress Kind = "progress"
 )
 

@@ -3,10 +3,13 @@ package roundtrip_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,12 +21,14 @@ import (
 	"github.com/wild-cloud/wild/internal/backup/kopiastore"
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/clustertest"
+	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/devcluster"
 	"github.com/wild-cloud/wild/internal/devimage"
 	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/lifecycle"
+	"github.com/wild-cloud/wild/internal/testutil"
 )
 
 func TestMain(m *testing.M) { clustertest.Main(m, clustertest.RealNode) }
@@ -120,6 +125,21 @@ func podReport(t *testing.T, ns, selector string) string {
 		fmt.Fprintf(&b, "logs: %s\n", logs)
 	}
 	return b.String()
+}
+
+// crash runs the wild binary on the fixture's instance with a crash
+// point armed, and checks that it died there by SIGKILL.
+func (f *fixture) crash(point string, args ...string) {
+	f.t.Helper()
+	bin, err := testutil.WildBinary()
+	must(f.t, err)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "WILD_CENTRAL_DATA="+f.data, "WILD_INSTANCE=dev", "WILD_DIRECTORY=", crashpoint.Env+"="+point)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !ee.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
+		f.t.Fatalf("wild %s with %s armed did not die at it: %v\n%s", strings.Join(args, " "), point, err, out)
+	}
 }
 
 func must(t *testing.T, err error) {
@@ -253,9 +273,16 @@ func testRoundTrip(t *testing.T, k dbKind) {
 	k.run(f, k.db, rows(1, 500, "seed"))
 	backedUp := k.sum(f, k.db)
 
+	// kill -9 mid-backup: the next backup tells the truth about it.
+	f.crash("backup.dump-started", "app", "backup", k.app, "--skip", "volume")
 	res, err := (&backup.Backup{Env: f.env, App: k.app, Skip: []string{"volume"}}).Run(bg)
 	if err != nil {
 		t.Fatalf("backup: %v", err)
+	}
+	plans, err := (&backup.List{Env: f.env, App: k.app}).Run(bg)
+	must(t, err)
+	if len(plans) != 2 || plans[1].Status != backup.StatusFailed || !strings.Contains(plans[1].Error, "interrupted") || plans[1].Snapshot != "" {
+		t.Errorf("the killed backup's plan: %+v", plans[len(plans)-1])
 	}
 	plan, err := backup.LoadPlan(f.inst, k.app, res.ID)
 	must(t, err)
@@ -273,9 +300,17 @@ func testRoundTrip(t *testing.T, k dbKind) {
 		t.Fatal("the rows written after the backup did not change the checksum")
 	}
 
+	// kill -9 mid-restore, after the database: running it again resumes.
+	f.crash("backup.restored-"+k.server, "app", "restore", k.app)
+	if p, _ := backup.LoadPlan(f.inst, k.app, res.ID); p.Status != backup.StatusRestoring {
+		t.Errorf("a killed restore's plan says %s", p.Status)
+	}
 	rr, err := (&backup.Restore{Env: f.env, App: k.app}).Run(bg)
 	if err != nil {
 		t.Fatalf("restore: %v", err)
+	}
+	if rr.ID != res.ID {
+		t.Errorf("restored %s, want the completed backup %s", rr.ID, res.ID)
 	}
 	if rr.Color != "green" || rr.Namespace != k.app+"-green" {
 		t.Fatalf("restored to %s/%s", rr.Color, rr.Namespace)
@@ -299,6 +334,16 @@ func (k dbKind) has(f *fixture, db string) bool {
 // backed-up rows.
 func switchAndCleanup(t *testing.T, f *fixture, k dbKind, backedUp string) {
 	t.Helper()
+	// kill -9 mid-switch, with the hosts freed on blue and not yet on
+	// green: running it again finishes.
+	host := k.app + ".wild.test"
+	f.crash("backup.switch-hosts-freed", "app", "switch", k.app)
+	if p, _ := backup.LoadPlan(f.inst, k.app, ""); p.Status != backup.StatusSwitching {
+		t.Errorf("a killed switch's plan says %s", p.Status)
+	}
+	if ns := servingNamespaces(t, host); len(ns) != 0 {
+		t.Errorf("mid-switch %s is served from %v", host, ns)
+	}
 	sw, err := (&backup.Switch{Env: f.env, App: k.app}).Run(bg)
 	if err != nil {
 		t.Fatalf("switch: %v", err)
@@ -306,7 +351,6 @@ func switchAndCleanup(t *testing.T, f *fixture, k dbKind, backedUp string) {
 	if sw.Active != "green" || sw.Retired != "blue" {
 		t.Errorf("switch result %+v", sw)
 	}
-	host := k.app + ".wild.test"
 	if ns := servingNamespaces(t, host); len(ns) != 1 || ns[0] != k.app+"-green" {
 		t.Errorf("after switch %s is served from %v, want only %s-green", host, ns, k.app)
 	}
