@@ -172,6 +172,18 @@ func TestStreamScriptsReportWhatCrossed(t *testing.T) {
 	}
 }
 
+func TestEndMark(t *testing.T) {
+	out, err := exec.Command("sh", "-c", withEndMark(`echo "$1"`), "sh", "gitea").Output()
+	if body, ok := strings.CutSuffix(string(out), endMark); err != nil || !ok || body != "gitea\n" {
+		t.Errorf("marked output %q: %v", out, err)
+	}
+	out, err = exec.Command("sh", "-c", withEndMark(`echo partial; exit 4`)).Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 || strings.Contains(string(out), "wild-end") {
+		t.Errorf("a failed script must keep its status and get no end mark: %q %v", out, err)
+	}
+}
+
 func writeTemp(t *testing.T, b []byte) string {
 	p := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(p, b, 0o600); err != nil {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wild-cloud/wild/internal/kube"
 )
@@ -134,14 +135,40 @@ type podExec struct {
 	env string
 }
 
-// run runs a short shell script and returns its stdout.
+// endMark closes the output of every short script, so an answer that
+// exec cut off (or never delivered) is told from an empty one.
+const endMark = "\nwild-end\n"
+
+// run runs a short, idempotent shell script and returns its stdout; an
+// answer without its end mark is asked again, a few times.
 func (p podExec) run(ctx context.Context, script string, args ...string) (string, error) {
+	var last error
+	for try := 0; try < 3; try++ {
+		out, err := p.runOnce(ctx, script, args...)
+		if err != nil || ctx.Err() != nil {
+			return "", err
+		}
+		if body, ok := strings.CutSuffix(out, endMark); ok {
+			return body, nil
+		}
+		last = fmt.Errorf("exec in %s/%s returned %d bytes without the end of the answer (a damaged exec stream)", p.namespace, p.pod, len(out))
+		time.Sleep(time.Duration(try+1) * 500 * time.Millisecond)
+	}
+	return "", last
+}
+
+// withEndMark prints endMark after script, when it succeeded.
+func withEndMark(script string) string {
+	return `(` + script + `) || exit $?; printf '` + strings.ReplaceAll(endMark, "\n", `\n`) + `'`
+}
+
+func (p podExec) runOnce(ctx context.Context, script string, args ...string) (string, error) {
 	var out bytes.Buffer
 	var errb tailBuffer
 	err := p.kube.Exec(ctx, kube.ExecOptions{Namespace: p.namespace, Pod: p.pod, Container: p.container,
-		Command: append([]string{"sh", "-c", p.env + script, "sh"}, args...), Stdout: &out, Stderr: &errb})
+		Command: append([]string{"sh", "-c", withEndMark(p.env + script), "sh"}, args...), Stdout: &out, Stderr: &errb})
 	if err != nil {
-		return out.String(), fmt.Errorf("%w: %s", err, lastLines(errb.String(), 5))
+		return "", fmt.Errorf("%w: %s", err, lastLines(errb.String(), 5))
 	}
 	return out.String(), nil
 }

@@ -3,6 +3,7 @@ package roundtrip_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -127,14 +128,31 @@ func podReport(t *testing.T, ns, selector string) string {
 	return b.String()
 }
 
+// wild runs the wild binary on the fixture's instance and returns its
+// stdout.
+func (f *fixture) wild(args ...string) string {
+	f.t.Helper()
+	out, err := f.wildCmd(args...).Output()
+	if err != nil {
+		f.t.Fatalf("wild %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
+}
+
+func (f *fixture) wildCmd(args ...string) *exec.Cmd {
+	bin, err := testutil.WildBinary()
+	must(f.t, err)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "WILD_CENTRAL_DATA="+f.data, "WILD_INSTANCE=dev", "WILD_DIRECTORY=")
+	return cmd
+}
+
 // crash runs the wild binary on the fixture's instance with a crash
 // point armed, and checks that it died there by SIGKILL.
 func (f *fixture) crash(point string, args ...string) {
 	f.t.Helper()
-	bin, err := testutil.WildBinary()
-	must(f.t, err)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "WILD_CENTRAL_DATA="+f.data, "WILD_INSTANCE=dev", "WILD_DIRECTORY=", crashpoint.Env+"="+point)
+	cmd := f.wildCmd(args...)
+	cmd.Env = append(cmd.Env, crashpoint.Env+"="+point)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || !ee.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
@@ -467,6 +485,26 @@ func TestVolumeRoundTrip(t *testing.T) {
 	}
 	if got := strategyNames(res.Strategies); got != "config,volume" {
 		t.Errorf("strategies %s", got)
+	}
+	// Unchanged data again: the repository stores almost nothing new.
+	again, err := (&backup.Backup{Env: f.env, App: "postgres"}).Run(bg)
+	if err != nil {
+		t.Fatalf("second backup: %v", err)
+	}
+	t.Logf("first backup %+v, second %+v", res.Stats, again.Stats)
+	if again.Stats.Bytes < 2<<20 || again.Stats.NewBytes*100 >= again.Stats.Bytes {
+		t.Errorf("second backup of unchanged data stored %d new bytes of %d (want < 1%%)", again.Stats.NewBytes, again.Stats.Bytes)
+	}
+	// The CLI shows them, and exports the password that reads them.
+	var listed []backup.RecoveryPlan
+	must(t, json.Unmarshal([]byte(f.wild("app", "backups", "postgres", "-o", "json")), &listed))
+	if len(listed) != 2 || listed[0].Timestamp != again.ID || listed[0].Status != backup.StatusBackedUp {
+		t.Errorf("wild app backups: %+v", listed)
+	}
+	pw, err := f.inst.GetSecret(backup.PasswordKey)
+	must(t, err)
+	if key := strings.TrimSpace(f.wild("backup", "key", "export")); key != fmt.Sprint(pw) || len(key) < 40 {
+		t.Errorf("wild backup key export printed %d chars, not the stored password", len(key))
 	}
 	f.sql("postgres", `echo later > `+dir+`/after; echo ok`)
 
