@@ -137,6 +137,10 @@ func (s *dbStrategy) Restore(ctx context.Context, a *App, in Reader, e *Strategy
 	if !dbName.MatchString(src) || !dbName.MatchString(target) {
 		return fmt.Errorf("plan names database %q, which is not a plain name", src)
 	}
+	// The standby database is dropped and made afresh: never the live one.
+	if live := a.liveName(orName(e.Params["baseName"], src), "_"); target == live {
+		return fmt.Errorf("the standby database %s is the live one; nothing was changed", target)
+	}
 	px, err := serverPod(ctx, a, s.server)
 	if err != nil {
 		return err
@@ -158,8 +162,8 @@ func (s *dbStrategy) Restore(ctx context.Context, a *App, in Reader, e *Strategy
 
 func (s *dbStrategy) Remove(ctx context.Context, a *App, e *StrategyEntry) (string, error) {
 	old := e.Params["dbName"]
-	if old == "" || old == e.Restore["dbName"] {
-		return "", nil
+	if old == "" || old == e.Restore["dbName"] || old == a.liveName(orName(e.Params["baseName"], old), "_") {
+		return "", nil // never the side that serves
 	}
 	if !dbName.MatchString(old) {
 		return "", fmt.Errorf("plan names database %q, which is not a plain name", old)

@@ -26,6 +26,7 @@ type terminal struct {
 	// the last progress line: its file, and when it was printed
 	progFile string
 	progAt   time.Time
+	progOpen bool // a tty progress line waits for its newline
 }
 
 func newTerminal(w io.Writer, tty, resources bool) *terminal {
@@ -39,6 +40,7 @@ func (t *terminal) Observe(e event.Event) {
 	switch e.Kind {
 	case event.Log:
 		t.drawn = 0 // a log line scrolls the resource block away
+		t.endProgress()
 		fmt.Fprintln(t.w, e.Message)
 	case event.ResourceStatus:
 		if t.resources && e.Resource != nil {
@@ -58,7 +60,7 @@ func (t *terminal) progress(e event.Event) {
 	line := fmt.Sprintf("%s %s: %s", e.Phase, e.Message, humanBytes(e.Bytes))
 	if t.tty {
 		fmt.Fprintf(t.w, "\r\x1b[2K%s", line)
-		t.drawn = 0
+		t.drawn, t.progOpen = 0, true
 		return
 	}
 	if e.Message == t.progFile && time.Since(t.progAt) < 5*time.Second {
@@ -68,7 +70,15 @@ func (t *terminal) progress(e event.Event) {
 	fmt.Fprintln(t.w, line)
 }
 
+func (t *terminal) endProgress() {
+	if t.progOpen {
+		fmt.Fprintln(t.w)
+		t.progOpen = false
+	}
+}
+
 func (t *terminal) resource(r event.Resource) {
+	t.endProgress()
 	key := refString(r)
 	prev, seen := t.lines[key]
 	if !seen {
