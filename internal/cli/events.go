@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wild-cloud/wild/internal/event"
 )
@@ -22,6 +23,10 @@ type terminal struct {
 	order     []string
 	lines     map[string]event.Resource
 	drawn     int
+	// the last progress line: its file, and when it was printed
+	progFile string
+	progAt   time.Time
+	progOpen bool // a tty progress line waits for its newline
 }
 
 func newTerminal(w io.Writer, tty, resources bool) *terminal {
@@ -35,15 +40,45 @@ func (t *terminal) Observe(e event.Event) {
 	switch e.Kind {
 	case event.Log:
 		t.drawn = 0 // a log line scrolls the resource block away
+		t.endProgress()
 		fmt.Fprintln(t.w, e.Message)
 	case event.ResourceStatus:
 		if t.resources && e.Resource != nil {
 			t.resource(*e.Resource)
 		}
+	case event.Progress:
+		if t.resources {
+			t.progress(e)
+		}
+	}
+}
+
+// progress shows bytes moved: on a terminal one line rewritten in place,
+// otherwise a line per file and then one every few seconds, so logs show
+// a long transfer moving without filling up.
+func (t *terminal) progress(e event.Event) {
+	line := fmt.Sprintf("%s %s: %s", e.Phase, e.Message, humanBytes(e.Bytes))
+	if t.tty {
+		fmt.Fprintf(t.w, "\r\x1b[2K%s", line)
+		t.drawn, t.progOpen = 0, true
+		return
+	}
+	if e.Message == t.progFile && time.Since(t.progAt) < 5*time.Second {
+		return
+	}
+	t.progFile, t.progAt = e.Message, time.Now()
+	fmt.Fprintln(t.w, line)
+}
+
+func (t *terminal) endProgress() {
+	if t.progOpen {
+		fmt.Fprintln(t.w)
+		t.progOpen = false
 	}
 }
 
 func (t *terminal) resource(r event.Resource) {
+	t.endProgress()
 	key := refString(r)
 	prev, seen := t.lines[key]
 	if !seen {

@@ -40,3 +40,16 @@ func TestTerminalPlainPrintsChangesOnly(t *testing.T) {
 		t.Errorf("with -o json only log lines go to stderr, got %q", buf.String())
 	}
 }
+
+func TestTerminalProgress(t *testing.T) {
+	var buf bytes.Buffer
+	p := newTerminal(&buf, false, true)
+	for i := int64(1); i <= 3; i++ {
+		p.Observe(event.Event{Kind: event.Progress, Phase: "backup", Message: "postgres/gitea.dump", Bytes: i << 20})
+	}
+	p.Observe(event.Event{Kind: event.Progress, Phase: "backup", Message: "volume/gitea-pvc.tar", Bytes: 5 << 30})
+	want := "backup postgres/gitea.dump: 1.0 MiB\nbackup volume/gitea-pvc.tar: 5.0 GiB\n"
+	if buf.String() != want {
+		t.Errorf("plain progress = %q, want %q", buf.String(), want)
+	}
+}

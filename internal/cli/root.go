@@ -63,6 +63,7 @@ var commandGroups = []func(root *cobra.Command, g *Globals){
 	addDeployCommands,
 	addGitCommands,
 	addUpdateCommands,
+	addBackupCommands,
 	addServeCommands,
 	addDevCommands,
 }

@@ -19,6 +19,9 @@ const (
 	ResourceStatus Kind = "resource_status"
 	Warning        Kind = "warning"
 	Log            Kind = "log"
+	// Progress reports bytes moved so far by a long transfer: a backup's
+	// total read so far, or a restore stream's (the file is in Message).
+	Progress Kind = "progress"
 )
 
 // Resource is one cluster object's readiness.
@@ -40,6 +43,7 @@ type Event struct {
 	Message    string    `json:"message,omitempty"`
 	Error      string    `json:"error,omitempty"`      // on a failed PhaseFinished; never a secret value
 	DurationMs int64     `json:"durationMs,omitempty"` // on PhaseFinished
+	Bytes      int64     `json:"bytes,omitempty"`      // on Progress
 }
 
 // Observer receives events. Observe must not block for long: operations

@@ -1,0 +1,220 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wild-cloud/wild/internal/crashpoint"
+	"github.com/wild-cloud/wild/internal/problem"
+)
+
+// dialect is what differs between the postgres and mysql strategies:
+// the commands, run inside the database server's pod, where the server's
+// own client tools match its version. Credentials come from the pod's
+// environment (the image's POSTGRES_PASSWORD / MYSQL_ROOT_PASSWORD), so
+// no secret passes through a command line or this process.
+type dialect struct {
+	name string
+	ext  string
+	// owner prints the role or users the database belongs to ($1 db).
+	owner string
+	// dump writes the database $1 to stdout.
+	dump string
+	// prepare (re)creates the standby database $2 for the owner $3 of
+	// the source $1.
+	prepare string
+	// load reads a dump on stdin into $2.
+	load string
+	// drop removes database $1.
+	drop string
+}
+
+const pgEnv = `export PGPASSWORD="$POSTGRES_PASSWORD" PGHOST=127.0.0.1 PGUSER="${POSTGRES_USER:-postgres}"; `
+
+var postgres = dialect{
+	name:  "postgres",
+	ext:   "dump",
+	owner: pgEnv + `psql -d postgres -Atc "select pg_get_userbyid(datdba) from pg_database where datname = '$1'"`,
+	// Custom format: compressed, and pg_restore can check and reorder it.
+	dump: pgEnv + `pg_dump -Fc -d "$1"`,
+	prepare: pgEnv + `psql -d postgres -v ON_ERROR_STOP=1 -q -c "drop database if exists \"$2\" with (force)" ` +
+		`-c "create database \"$2\" owner \"$3\""`,
+	load: pgEnv + `pg_restore -d "$2" --no-owner --role="$3" --exit-on-error`,
+	drop: pgEnv + `psql -d postgres -v ON_ERROR_STOP=1 -q -c "drop database if exists \"$1\" with (force)"`,
+}
+
+// The mysql image may be MySQL (mysqldump, mysql) or MariaDB
+// (mariadb-dump, mariadb); whichever the server ships is used. The port
+// comes from the server app's config as WILD_DB_PORT (podExec.env).
+const myEnv = `export MYSQL_PWD="$MYSQL_ROOT_PASSWORD"; ` +
+	`dumpcmd=$(command -v mariadb-dump || command -v mysqldump); clientcmd=$(command -v mariadb || command -v mysql); ` +
+	`my() { "$clientcmd" -h127.0.0.1 -P"${WILD_DB_PORT:-3306}" -uroot "$@"; }; `
+
+// bq is a backquoted identifier inside a double-quoted shell word.
+func bq(v string) string { return "\\`" + v + "\\`" }
+
+var mysql = dialect{
+	name:  "mysql",
+	ext:   "sql",
+	owner: myEnv + `my -N -B -e "select schema_name from information_schema.schemata where schema_name = '$1'"`,
+	dump:  myEnv + `"$dumpcmd" -h127.0.0.1 -P"${WILD_DB_PORT:-3306}" -uroot --single-transaction --routines --triggers --events "$1"`,
+	// The grants of the source's users are repeated on the standby, so
+	// the app's own user can use it after a switch.
+	prepare: myEnv + `my -e "drop database if exists ` + bq("$2") + `; create database ` + bq("$2") + `" && ` +
+		`my -N -B -e "select concat('grant all privileges on ` + bq("$2") + `.* to ', quote(User), '@', quote(Host), ';') from mysql.db where Db = '$1'" | my`,
+	load: myEnv + `my "$2"`,
+	drop: myEnv + `my -e "drop database if exists ` + bq("$1") + `"`,
+}
+
+// dbName is what a database may be called here: it is spliced into SQL,
+// so nothing outside this set is accepted.
+var portRE = regexp.MustCompile(`^[0-9]{1,5}$`)
+
+var dbName = regexp.MustCompile(`^[A-Za-z0-9_]{1,63}$`)
+
+// dbStrategy backs up one database of the app by a logical dump streamed
+// from the server's pod, and restores it into `{db}_{color}`.
+type dbStrategy struct {
+	dialect   dialect
+	server    string // the added app serving the database
+	configKey string
+}
+
+func (s *dbStrategy) Name() string { return s.dialect.name }
+
+func (s *dbStrategy) file(db string) string { return s.dialect.name + "/" + db + "." + s.dialect.ext }
+
+// baseDB is the database name config gives (the original side's).
+func (s *dbStrategy) baseDB(a *App) (string, error) {
+	db, ok := a.configString(s.configKey)
+	if !ok {
+		return "", fmt.Errorf("%s: config apps.%s.%s (restore.databases.configKey) is not set; set it or fix the manifest", a.Name, a.Name, s.configKey)
+	}
+	if !dbName.MatchString(db) || !dbName.MatchString(db+"_green") {
+		return "", fmt.Errorf("%s: database name %q (apps.%s.%s) is not a plain name of letters, digits and _", a.Name, db, a.Name, s.configKey)
+	}
+	return db, nil
+}
+
+func (s *dbStrategy) Backup(ctx context.Context, a *App) ([]Stream, map[string]string, error) {
+	base, err := s.baseDB(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	// After a switch the active side is a colored copy.
+	db := a.liveName(base, "_")
+	px, err := serverPod(ctx, a, s.server)
+	if err != nil {
+		return nil, nil, err
+	}
+	owner, err := px.run(ctx, s.dialect.owner, db)
+	if err != nil {
+		return nil, nil, fmt.Errorf("find database %s on %s: %w", db, s.server, err)
+	}
+	owner = strings.TrimSpace(owner)
+	if owner == "" {
+		return nil, nil, fmt.Errorf("database %s does not exist on %s (pod %s/%s); is %s deployed?", db, s.server, px.namespace, px.pod, a.Name)
+	}
+	name := s.file(db)
+	params := map[string]string{"dbName": db, "baseName": base, "configKey": s.configKey, "server": s.server, "owner": owner, "file": name}
+	open := func(ctx context.Context) (io.ReadCloser, error) {
+		r := px.streamOut(ctx, "dump "+db, s.dialect.dump, func(n int64) { a.progress(name, n) }, db)
+		crashpoint.Hit("backup.dump-started")
+		return r, nil
+	}
+	return []Stream{{Name: name, Open: open}}, params, nil
+}
+
+func (s *dbStrategy) Restore(ctx context.Context, a *App, in Reader, e *StrategyEntry) error {
+	src := e.Params["dbName"]
+	target := orName(e.Params["baseName"], src) + "_" + a.Color
+	if !dbName.MatchString(src) || !dbName.MatchString(target) {
+		return fmt.Errorf("plan names database %q, which is not a plain name", src)
+	}
+	// The standby database is dropped and made afresh: never the live one.
+	if live := a.liveName(orName(e.Params["baseName"], src), "_"); target == live {
+		return fmt.Errorf("the standby database %s is the live one; nothing was changed", target)
+	}
+	px, err := serverPod(ctx, a, s.server)
+	if err != nil {
+		return err
+	}
+	if _, err := px.run(ctx, s.dialect.prepare, src, target, e.Params["owner"]); err != nil {
+		return fmt.Errorf("create database %s: %w", target, err)
+	}
+	r, err := in(ctx, e.Params["file"])
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := px.streamIn(ctx, "restore "+target, s.dialect.load, r, func(n int64) { a.progress(e.Params["file"], n) }, src, target, e.Params["owner"]); err != nil {
+		return err
+	}
+	e.Restore = map[string]string{"dbName": target}
+	return nil
+}
+
+func (s *dbStrategy) Remove(ctx context.Context, a *App, e *StrategyEntry) (string, error) {
+	old := e.Params["dbName"]
+	if old == "" || old == e.Restore["dbName"] || old == a.liveName(orName(e.Params["baseName"], old), "_") {
+		return "", nil // never the side that serves
+	}
+	if !dbName.MatchString(old) {
+		return "", fmt.Errorf("plan names database %q, which is not a plain name", old)
+	}
+	px, err := serverPod(ctx, a, s.server)
+	if err != nil {
+		return "", err
+	}
+	if _, err := px.run(ctx, s.dialect.drop, old); err != nil {
+		return "", fmt.Errorf("drop the retired database %s: %w", old, err)
+	}
+	return "database " + old, nil
+}
+
+func orName(name, def string) string {
+	if name == "" {
+		return def
+	}
+	return name
+}
+
+// serverPod finds the Ready pod of a database app: its namespace from
+// config, its pod by the component=db label the bundled apps use.
+func serverPod(ctx context.Context, a *App, server string) (podExec, error) {
+	ns := server
+	if v, err := a.Instance.GetConfig("apps." + server + ".namespace"); err == nil && fmt.Sprint(v) != "" {
+		ns = fmt.Sprint(v)
+	}
+	pods, err := a.Kube.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "component=db"})
+	if err != nil {
+		return podExec{}, fmt.Errorf("find the %s pod in namespace %s: %w", server, ns, err)
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp == nil && podReady(p) && len(p.Spec.Containers) > 0 {
+			px := podExec{kube: a.Kube, namespace: ns, pod: p.Name, container: p.Spec.Containers[0].Name}
+			if port, err := a.Instance.GetConfig("apps." + server + ".port"); err == nil && portRE.MatchString(fmt.Sprint(port)) {
+				px.env = "export WILD_DB_PORT=" + fmt.Sprint(port) + "; "
+			}
+			return px, nil
+		}
+	}
+	return podExec{}, problem.New(problem.PreconditionFailed, fmt.Sprintf("no Ready %s pod (label component=db) in namespace %s", server, ns)).
+		With("app.deploy", "deploy it first", "app", server)
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}

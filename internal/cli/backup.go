@@ -1,0 +1,240 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wild-cloud/wild/internal/backup"
+	"github.com/wild-cloud/wild/internal/backup/kopiastore"
+)
+
+// backupOpener opens the backup repository: the kopia-backed store.
+var backupOpener backup.Opener = kopiastore.Open
+
+const backupHelp = `Backups go into one encrypted, deduplicated repository per instance. Where it
+lives is config.yaml's backup.destination:
+
+  wild config set backup.destination.path /mnt/nfs/wild-backups   # a directory or NFS mount
+  wild config set backup.destination.s3.endpoint s3.example.com    # or S3-compatible storage,
+  wild config set backup.destination.s3.bucket wild                #   with s3.prefix, s3.region,
+  wild config set backup.destination.s3.accessKeyID KEY            #   s3.insecure (plain http)
+  wild secret set backup.s3.secretAccessKey                        #   and the secret key
+
+With none, it is <data-dir>/backups/<instance>. The repository password is
+generated at the first backup and kept in secrets.yaml (backup.repositoryPassword).
+WITHOUT IT THE BACKUPS CANNOT BE READ: keep a copy (wild backup key export).`
+
+func addBackupCommands(root *cobra.Command, g *Globals) {
+	appCmd := subcommand(root, "app")
+	appCmd.AddCommand(appBackupCmd(g), appBackupsCmd(g), appRestoreCmd(g), appSwitchCmd(g), appCleanupCmd(g))
+	b := &cobra.Command{Use: "backup", Short: "The backup repository of the instance", Long: backupHelp}
+	key := &cobra.Command{Use: "key", Short: "The backup repository's password"}
+	key.AddCommand(backupKeyExportCmd(g))
+	b.AddCommand(key)
+	root.AddCommand(b)
+}
+
+func (g *Globals) backupEnv() (backup.Env, error) {
+	inst, err := g.instance()
+	if err != nil {
+		return backup.Env{}, err
+	}
+	return backup.Env{Instance: inst, Observer: g.observer(), Open: backupOpener}, nil
+}
+
+func appBackupCmd(g *Globals) *cobra.Command {
+	var skip []string
+	cmd := &cobra.Command{
+		Use:   "backup NAME",
+		Short: "Back up an app: its config, databases and volumes",
+		Long: `Back up an app into the instance's backup repository: its config.yaml and
+secrets.yaml sections and compiled files, a dump of each database its manifest
+declares (pg_dump / mariadb-dump run inside the database pod), and the files of
+its volumes (through a short-lived helper pod). A RecoveryPlan record is kept
+under backups/NAME/ID/plan.yaml.
+
+` + backupHelp,
+		Example: `  wild app backup gitea
+  wild app backup ghost --skip volume   # databases and config only
+  wild app backup gitea -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := g.backupEnv()
+			if err != nil {
+				return err
+			}
+			res, err := (&backup.Backup{Env: env, App: args[0], Skip: skip}).Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.Printer().Print(res, func(t *Table) {
+				t.Line("backed up %s: %s (%s read, %s new)", res.App, res.ID, humanBytes(res.Stats.Bytes), humanBytes(res.Stats.NewBytes))
+				for _, s := range res.Strategies {
+					t.Line("  %-8s %s", s.Name, strings.Join(s.Files, ", "))
+				}
+				printWarnings(t, res.Warnings)
+				t.Line("restore it to a standby: wild app restore %s --from %s", res.App, res.ID)
+			})
+		},
+	}
+	cmd.Flags().StringSliceVar(&skip, "skip", nil, "leave out strategies: postgres, mysql, volume (config is always kept)")
+	return cmd
+}
+
+func appBackupsCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "backups NAME",
+		Short:   "List an app's backups and what was restored from them",
+		Example: "  wild app backups gitea\n  wild app backups gitea -o yaml   # whole recovery plans",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := g.backupEnv()
+			if err != nil {
+				return err
+			}
+			plans, err := (&backup.List{Env: env, App: args[0]}).Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.Printer().Print(plans, func(t *Table) {
+				t.Header("id", "status", "standby", "strategies", "note")
+				for _, p := range plans {
+					var names []string
+					for _, s := range p.Strategies {
+						names = append(names, s.Name)
+					}
+					t.Row(p.Timestamp, p.Status, p.StandbyColor, strings.Join(names, ","), p.Error)
+				}
+			})
+		},
+	}
+}
+
+func appRestoreCmd(g *Globals) *cobra.Command {
+	var from string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "restore NAME",
+		Short: "Restore a backup to a standby color, next to the live app",
+		Long: `Restore a backup (the newest, or --from ID) to the standby color: namespace
+NAME-COLOR, databases DB_COLOR, volumes PVC-COLOR, with the compiled manifests
+renamed as the manifest's restore: field declares, and the Ingress hosts on a
+preview name (HOST-COLOR). The live app is not touched; check the standby, then
+wild app switch NAME moves traffic to it.`,
+		Example: "  wild app restore gitea\n  wild app restore gitea --from 20260308T231537Z",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := g.backupEnv()
+			if err != nil {
+				return err
+			}
+			res, err := (&backup.Restore{Env: env, App: args[0], From: from, Timeout: timeout}).Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.Printer().Print(res, func(t *Table) {
+				t.Line("restored %s backup %s to %s (namespace %s)", res.App, res.ID, res.Color, res.Namespace)
+				for _, h := range sortedKeys(res.Hosts) {
+					t.Line("  preview %s -> %s", h, res.Hosts[h])
+				}
+				printWarnings(t, res.Warnings)
+				t.Line("next: wild app switch %s", res.App)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "backup ID to restore (default: the newest; see wild app backups NAME)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the standby to be ready")
+	return cmd
+}
+
+func appSwitchCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "switch NAME",
+		Short: "Move an app's traffic to its restored standby",
+		Long: `Switch moves the Ingress hosts from the live side to the restored standby and
+records the standby as the active color. Running it again after a failure
+finishes the switch.`,
+		Example: "  wild app switch gitea",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := g.backupEnv()
+			if err != nil {
+				return err
+			}
+			res, err := (&backup.Switch{Env: env, App: args[0]}).Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.Printer().Print(res, func(t *Table) {
+				t.Line("%s: %s is active (namespace %s); %s is retired", res.App, res.Active, res.Namespace, res.Retired)
+				t.Line("next, once you are satisfied: wild app cleanup %s", res.App)
+			})
+		},
+	}
+}
+
+func appCleanupCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "cleanup NAME",
+		Short:   "Remove the retired side of an app after a verified switch",
+		Example: "  wild app cleanup gitea",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := g.backupEnv()
+			if err != nil {
+				return err
+			}
+			res, err := (&backup.Cleanup{Env: env, App: args[0]}).Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.Printer().Print(res, func(t *Table) {
+				t.Line("%s: removed %s", res.App, strings.Join(res.Removed, ", "))
+				printWarnings(t, res.Warnings)
+			})
+		},
+	}
+}
+
+func backupKeyExportCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "export",
+		Short: "Print the backup repository password, for safekeeping",
+		Long: `Prints the password of the instance's backup repository. Without it the
+backups cannot be read: store it somewhere other than this machine.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			inst, err := g.instance()
+			if err != nil {
+				return err
+			}
+			pw, err := backup.ExportKey(inst)
+			if err != nil {
+				return err
+			}
+			return g.Printer().Print(map[string]string{"password": pw}, func(t *Table) { t.Line("%s", pw) })
+		},
+	}
+}
+
+func printWarnings(t *Table, ws []string) {
+	for _, w := range ws {
+		t.Line("  warning: %s", w)
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
