@@ -24,8 +24,6 @@ import (
 	"fmt"
 	"sort"
 	"time"
-
-	"github.com/wild-cloud/wild/internal/backup"
 )
 
 // Policy says how many snapshots of each kind to keep. Zero means the rule
@@ -54,11 +52,18 @@ func (p Policy) Validate() error {
 // IsZero reports a policy with no rule, which keeps everything.
 func (p Policy) IsZero() bool { return p == Policy{} }
 
+// Item is one backup as the policy sees it: when it was taken, and an ID
+// that orders backups taken in the same instant.
+type Item struct {
+	ID   string
+	Time time.Time
+}
+
 // Select splits snaps into those the policy keeps and those it drops, both
 // newest first. It does not modify snaps. A policy that fails Validate
 // keeps everything.
-func Select(snaps []backup.Snapshot, p Policy, now time.Time) (keep, drop []backup.Snapshot) {
-	sorted := append([]backup.Snapshot(nil), snaps...)
+func Select(snaps []Item, p Policy, now time.Time) (keep, drop []Item) {
+	sorted := append([]Item(nil), snaps...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		if !sorted[i].Time.Equal(sorted[j].Time) {
 			return sorted[i].Time.After(sorted[j].Time)

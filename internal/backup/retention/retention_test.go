@@ -5,14 +5,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wild-cloud/wild/internal/backup"
 )
 
 // snaps builds snapshots from "ID@RFC3339" specs, in the given order.
-func snaps(t *testing.T, specs ...string) []backup.Snapshot {
+func snaps(t *testing.T, specs ...string) []Item {
 	t.Helper()
-	var out []backup.Snapshot
+	var out []Item
 	for _, s := range specs {
 		id, ts, ok := strings.Cut(s, "@")
 		if !ok {
@@ -22,12 +20,12 @@ func snaps(t *testing.T, specs ...string) []backup.Snapshot {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, backup.Snapshot{ID: id, Time: tm})
+		out = append(out, Item{ID: id, Time: tm})
 	}
 	return out
 }
 
-func ids(ss []backup.Snapshot) []string {
+func ids(ss []Item) []string {
 	out := []string{}
 	for _, s := range ss {
 		out = append(out, s.ID)
