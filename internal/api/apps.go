@@ -275,24 +275,3 @@ func (s *Server) appWriteRoutes() {
 func result[T any](run func(context.Context) (T, error)) func(context.Context) (any, error) {
 	return func(ctx context.Context) (any, error) { return run(ctx) }
 }
-
-func (s *Server) backupRoutes() {
-	tags := []string{"backups"}
-	for _, r := range []struct{ id, method, path, summary string }{
-		{"backup-app", http.MethodPost, "/instances/{instance}/apps/{app}/backup", "Back up an app (reserved: not built yet)"},
-		{"restore-app", http.MethodPost, "/instances/{instance}/apps/{app}/restore", "Restore an app to a standby color (reserved: not built yet)"},
-		{"switch-app", http.MethodPost, "/instances/{instance}/apps/{app}/switch", "Switch traffic to the standby (reserved: not built yet)"},
-		{"cleanup-app", http.MethodPost, "/instances/{instance}/apps/{app}/cleanup", "Remove the old side after a switch (reserved: not built yet)"},
-		{"list-backups", http.MethodGet, "/instances/{instance}/apps/{app}/backups", "List backups (reserved: not built yet)"},
-	} {
-		scope := auth.Operate
-		if r.method == http.MethodGet {
-			scope = auth.Read
-		}
-		register(s, op{id: r.id, method: r.method, path: r.path, scope: scope, tags: tags, summary: r.summary},
-			func(ctx context.Context, in *AppIn) (*empty, error) {
-				return nil, &Error{Status: http.StatusNotImplemented, Body: central.ErrorBody{Code: "not_implemented",
-					Message: "backups are not built yet; this route is reserved for them"}}
-			})
-	}
-}

@@ -1,0 +1,130 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/wild-cloud/wild/internal/auth"
+	"github.com/wild-cloud/wild/internal/backup"
+	"github.com/wild-cloud/wild/internal/backup/kopiastore"
+	"github.com/wild-cloud/wild/internal/central"
+	"github.com/wild-cloud/wild/internal/event"
+	"github.com/wild-cloud/wild/internal/instance"
+)
+
+// backupOpener is the repository the daemon's backups use.
+var backupOpener backup.Opener = kopiastore.Open
+
+type backupIn struct {
+	AppIn
+	Body struct {
+		Skip []string `json:"skip,omitempty" doc:"Strategies to leave out (postgres, mysql, volume); config is always kept."`
+	}
+}
+
+type restoreIn struct {
+	AppIn
+	Body struct {
+		From           string `json:"from,omitempty" maxLength:"32" doc:"Backup id (e.g. 20261205T030000Z); the newest completed one when empty."`
+		TimeoutSeconds int    `json:"timeoutSeconds,omitempty" minimum:"0" maximum:"3600"`
+	}
+}
+
+type pruneIn struct {
+	AppIn
+	Body struct {
+		DryRun bool `json:"dryRun,omitempty"`
+	}
+}
+
+type planIn struct {
+	AppIn
+	ID string `path:"id" maxLength:"32" pattern:"^[0-9TZ]+$"`
+}
+
+type plansOut struct {
+	Body struct {
+		Backups []*backup.RecoveryPlan `json:"backups"`
+		Active  backup.Active          `json:"active"`
+	}
+}
+
+type planOut struct{ Body *backup.RecoveryPlan }
+
+// backupEnv is the backup operations' environment for one call.
+func backupEnv(inst *instance.Instance, obs event.Observer) backup.Env {
+	return backup.Env{Instance: inst, Observer: obs, Open: backupOpener}
+}
+
+// runBackupOp starts a backup operation (seed 004's routes) in the daemon.
+func (s *Server) runBackupOp(ctx context.Context, in *AppIn, action string, build func(env backup.Env) func(context.Context) (any, error)) (*accepted, error) {
+	inst, err := in.open(s)
+	if err != nil {
+		return nil, err
+	}
+	return s.start(ctx, central.Spec{Action: action, Instance: in.Instance, App: in.App,
+		Do: func(ctx context.Context, id string, obs event.Observer) (any, error) {
+			return build(backupEnv(inst, obs))(ctx)
+		}})
+}
+
+func (s *Server) backupRoutes() {
+	tags := []string{"backups"}
+	post := func(id, path, summary string) op {
+		return op{id: id, method: http.MethodPost, path: path, scope: auth.Operate, status: http.StatusAccepted, tags: tags, summary: summary}
+	}
+	register(s, post("backup-app", "/instances/{instance}/apps/{app}/backup", "Back up an app: config, databases and volumes into the encrypted repository"),
+		func(ctx context.Context, in *backupIn) (*accepted, error) {
+			return s.runBackupOp(ctx, &in.AppIn, "backup", func(env backup.Env) func(context.Context) (any, error) {
+				return result((&backup.Backup{Env: env, App: in.App, Skip: in.Body.Skip}).Run)
+			})
+		})
+	register(s, post("restore-app", "/instances/{instance}/apps/{app}/restore", "Restore a backup to the standby color; the live app is not touched"),
+		func(ctx context.Context, in *restoreIn) (*accepted, error) {
+			return s.runBackupOp(ctx, &in.AppIn, "restore", func(env backup.Env) func(context.Context) (any, error) {
+				r := &backup.Restore{Env: env, App: in.App, From: in.Body.From, Timeout: time.Duration(in.Body.TimeoutSeconds) * time.Second}
+				return result(r.Run)
+			})
+		})
+	register(s, post("switch-app", "/instances/{instance}/apps/{app}/switch", "Move traffic to the restored standby"),
+		func(ctx context.Context, in *AppIn) (*accepted, error) {
+			return s.runBackupOp(ctx, in, "switch", func(env backup.Env) func(context.Context) (any, error) {
+				return result((&backup.Switch{Env: env, App: in.App}).Run)
+			})
+		})
+	register(s, post("cleanup-app", "/instances/{instance}/apps/{app}/cleanup", "Remove the retired side once the switch is verified"),
+		func(ctx context.Context, in *AppIn) (*accepted, error) {
+			return s.runBackupOp(ctx, in, "cleanup", func(env backup.Env) func(context.Context) (any, error) {
+				return result((&backup.Cleanup{Env: env, App: in.App}).Run)
+			})
+		})
+	register(s, post("prune-backups", "/instances/{instance}/apps/{app}/backups/prune", "Delete the backups the retention policy drops"),
+		func(ctx context.Context, in *pruneIn) (*accepted, error) {
+			return s.runBackupOp(ctx, &in.AppIn, "prune", func(env backup.Env) func(context.Context) (any, error) {
+				return result((&backup.Prune{Env: env, App: in.App, DryRun: in.Body.DryRun}).Run)
+			})
+		})
+	register(s, op{id: "list-backups", method: http.MethodGet, path: "/instances/{instance}/apps/{app}/backups", scope: auth.Read, tags: tags,
+		summary: "An app's backups (recovery plans), newest first, and its active color"}, func(ctx context.Context, in *AppIn) (*plansOut, error) {
+		inst, err := in.open(s)
+		if err != nil {
+			return nil, err
+		}
+		out := &plansOut{}
+		if out.Body.Backups, err = (&backup.List{Env: backupEnv(inst, nil), App: in.App}).Run(ctx); err != nil {
+			return nil, err
+		}
+		out.Body.Active, err = backup.ReadActive(inst, in.App)
+		return out, err
+	})
+	register(s, op{id: "get-backup", method: http.MethodGet, path: "/instances/{instance}/apps/{app}/backup/{id}", scope: auth.Read, tags: tags,
+		summary: "One backup's recovery plan: strategies, phases, standby"}, func(ctx context.Context, in *planIn) (*planOut, error) {
+		inst, err := in.open(s)
+		if err != nil {
+			return nil, err
+		}
+		p, err := backup.LoadPlan(inst, in.App, in.ID)
+		return &planOut{Body: p}, err
+	})
+}
