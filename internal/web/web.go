@@ -366,10 +366,7 @@ func (u *UI) app(w http.ResponseWriter, r *http.Request, p page) {
 		http.Redirect(w, r, "/i/"+url.PathEscape(p.Inst)+"/add/"+url.PathEscape(app), http.StatusSeeOther)
 		return
 	}
-	var pk api.Package
-	if err := u.api.Get(r.Context(), r, "/catalog/"+url.PathEscape(app), &pk); err == nil {
-		d.Fields = fieldsOf(pk.Schema, d.Detail.Config, nil)
-	}
+	d.Fields = fieldsOf(d.Detail.Schema, d.Detail.Config, nil)
 	st := &lifecycle.StatusResult{}
 	if u.api.Get(r.Context(), r, base+"/apps/"+url.PathEscape(app)+"/status", st) == nil {
 		d.Status = st

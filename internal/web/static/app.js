@@ -256,6 +256,8 @@ document.addEventListener("change", function (ev) {
 });
 
 document.addEventListener("DOMContentLoaded", function () {
+  // Tests (and styles) can tell that the page's actions are live.
+  document.documentElement.dataset.ready = "1";
   for (const pre of document.querySelectorAll("pre[data-follow]")) {
     follow(pre.dataset.follow, pre).then(function (status) {
       // On the app page, a finished operation changes what the page shows.
