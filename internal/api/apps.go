@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/wild-cloud/wild/internal/auth"
@@ -104,6 +106,24 @@ type deleteIn struct {
 
 type reviewOut struct{ Body *lifecycle.UpdateReview }
 
+type defaultsIn struct {
+	AppIn
+	Dep []string `query:"dep" maxItems:"20" doc:"A dependency choice, ref=app (repeatable)."`
+}
+
+// depsOf reads ref=app pairs.
+func depsOf(pairs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range pairs {
+		ref, app, ok := strings.Cut(p, "=")
+		if !ok || ref == "" || app == "" {
+			return nil, invalid("dep %q: give ref=app, e.g. db=postgres", p)
+		}
+		out[ref] = app
+	}
+	return out, nil
+}
+
 // body is the answer of a read: the service layer's result as it is.
 type body[T any] struct{ Body T }
 
@@ -195,8 +215,35 @@ func (s *Server) appReadRoutes() {
 			return nil, err
 		}
 		r, err := in.update(env, true).Run(ctx)
+		// Breaking changes are part of the review, not a failed read: the
+		// reviewer resolves them in the answer.
+		var be *lifecycle.BreakingError
+		if errors.As(err, &be) {
+			err = nil
+		}
 		return &reviewOut{Body: r}, err
 	})
+	register(s, op{id: "app-defaults", method: http.MethodGet, path: "/instances/{instance}/apps/{app}/defaults", scope: auth.Read, tags: tags,
+		summary: "The app's default config rendered for this instance: templated defaults resolved"}, func(ctx context.Context, in *defaultsIn) (*body[map[string]any], error) {
+		env, err := s.readEnv(&in.AppIn)
+		if err != nil {
+			return nil, err
+		}
+		deps, err := depsOf(in.Dep)
+		if err != nil {
+			return nil, err
+		}
+		v, err := (&lifecycle.Add{Env: env, App: in.App, Deps: deps}).Defaults()
+		return &body[map[string]any]{Body: v}, err
+	})
+	register(s, op{id: "delete-plan", method: http.MethodGet, path: "/instances/{instance}/apps/{app}/delete-plan", scope: auth.Read, tags: tags,
+		summary: "What deleting the app would remove (namespace, volumes, secrets) and what stays"}, appRead(s, func(ctx context.Context, env lifecycle.Env, app string) (*lifecycle.DeletePlan, error) {
+		return (&lifecycle.Delete{Env: env, App: app, Client: s.clients.For(env.Instance)}).Plan(ctx)
+	}))
+	register(s, op{id: "app-snapshots", method: http.MethodGet, path: "/instances/{instance}/apps/{app}/snapshots", scope: auth.Read, tags: tags,
+		summary: "The snapshots a rollback can restore, newest first"}, appRead(s, func(ctx context.Context, env lifecycle.Env, app string) ([]lifecycle.SnapshotInfo, error) {
+		return lifecycle.Snapshots(env.Instance, app)
+	}))
 	register(s, op{id: "app-records", method: http.MethodGet, path: "/instances/{instance}/records", scope: auth.Read, tags: tags,
 		summary: "The service layer's operation records (also those run by the CLI)"}, func(ctx context.Context, in *recordsIn) (*recordsOut, error) {
 		inst, err := in.open(s)

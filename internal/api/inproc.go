@@ -15,9 +15,26 @@ import (
 // pages from these reads, so a page shows exactly what the API answers and
 // is authorised exactly as the API authorises.
 func (s *Server) Get(ctx context.Context, r *http.Request, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, Prefix+path, nil)
+	return s.Read(ctx, r, http.MethodGet, path, nil, out)
+}
+
+// Read is Get for reads that take a body (a POST that changes nothing,
+// like update-review).
+func (s *Server) Read(ctx context.Context, r *http.Request, method, path string, in, out any) error {
+	var payload io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		payload = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, Prefix+path, payload)
 	if err != nil {
 		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	for _, h := range []string{"Cookie", "Authorization"} {
 		if v := r.Header.Get(h); v != "" {

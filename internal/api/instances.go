@@ -126,6 +126,7 @@ func (s *Server) instanceRoutes() {
 		return &instanceOut{Body: info}, err
 	})
 	s.configRoutes()
+	s.settingsRoutes()
 }
 
 func (s *Server) createInstance(ctx context.Context, in *instanceCreateIn) (*accepted, error) {

@@ -14,42 +14,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/wild-cloud/wild/directory"
-	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/catalogtest"
 	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/clustertest"
 	"github.com/wild-cloud/wild/internal/event"
 )
-
-// catalogDir copies the bundled catalog to a directory the test can
-// change, as a catalog update would.
-func catalogDir(t *testing.T) (string, func() (*catalog.Catalog, error)) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "catalog")
-	if err := os.CopyFS(dir, directory.FS); err != nil {
-		t.Fatal(err)
-	}
-	return dir, func() (*catalog.Catalog, error) { return catalog.OpenDir(dir) }
-}
-
-// edit rewrites a catalog file with replacements (old, new, old, new...).
-func edit(t *testing.T, file string, pairs ...string) {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	for i := 0; i < len(pairs); i += 2 {
-		if !strings.Contains(s, pairs[i]) {
-			t.Fatalf("%s has no %q", file, pairs[i])
-		}
-		s = strings.ReplaceAll(s, pairs[i], pairs[i+1])
-	}
-	if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // follow streams one operation's events until it ends.
 func (d *daemonT) follow(authz, id string) ([]central.Envelope, central.Envelope) {
@@ -115,7 +84,7 @@ func (d *daemonT) mustRun(authz string, r resp) []central.Envelope {
 // The regular user's whole journey, through the API only, against the real
 // control plane.
 func TestRegularUserJourney(t *testing.T) {
-	catDir, cat := catalogDir(t)
+	catDir, cat := catalogtest.Copy(t)
 	d := startDaemon(t, t.TempDir(), cat)
 	d.setupAdmin()
 	admin, op := d.token("admin"), d.token("operate")
@@ -212,8 +181,8 @@ func TestRegularUserJourney(t *testing.T) {
 	// A newer catalog renames a key the user set: the review says so, the
 	// update refuses until the rename is resolved, then carries the value.
 	mf := filepath.Join(catDir, "vaultwarden", "manifest.yaml")
-	edit(t, mf, "version: 1.32.7", "version: 1.33.0", "signupsAllowed:", "allowSignups:")
-	edit(t, filepath.Join(catDir, "vaultwarden", "deployment.yaml"), ".signupsAllowed", ".allowSignups")
+	catalogtest.Edit(t, mf, "version: 1.32.7", "version: 1.33.0", "signupsAllowed:", "allowSignups:")
+	catalogtest.Edit(t, filepath.Join(catDir, "vaultwarden", "deployment.yaml"), ".signupsAllowed", ".allowSignups")
 	var outdated struct {
 		Apps []struct{ App, Available string }
 	}
@@ -221,9 +190,14 @@ func TestRegularUserJourney(t *testing.T) {
 	if len(outdated.Apps) != 1 || outdated.Apps[0].App != "vaultwarden" || outdated.Apps[0].Available != "1.33.0" {
 		t.Fatalf("outdated: %+v", outdated)
 	}
-	r := d.do("POST", "/api/v1/instances/home/apps/vaultwarden/update-review", op, map[string]any{})
-	if r.status == 200 && !strings.Contains(r.body, "signupsAllowed") {
-		t.Fatalf("review does not name the removed key: %s", r.body)
+	// The review answers with the breaking changes to decide, not an error.
+	var review struct {
+		ToVersion string
+		Breaking  []struct{ Kind, Key, Resolution string }
+	}
+	d.do("POST", "/api/v1/instances/home/apps/vaultwarden/update-review", op, map[string]any{}).json(t, &review)
+	if review.ToVersion != "1.33.0" || len(review.Breaking) != 1 || review.Breaking[0].Key != "signupsAllowed" {
+		t.Fatalf("review does not name the removed key: %+v", review)
 	}
 	id := accepted(t, d.do("POST", "/api/v1/instances/home/apps/vaultwarden/update", op, map[string]any{}))
 	if _, last := d.follow(op, id); last.Status != central.Failed {

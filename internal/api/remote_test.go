@@ -16,6 +16,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/wild-cloud/wild/internal/catalogtest"
 	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/clustertest"
 )
@@ -112,7 +113,7 @@ func (c *cliT) kill() {
 // through Wild Central.
 func TestCLIParityThroughServer(t *testing.T) {
 	c := newCLI(t)
-	catDir, _ := catalogDir(t)
+	catDir, _ := catalogtest.Copy(t)
 	c.catalog = catDir
 	c.ok(false, "instance", "create", "home", "--domain", "cloud.example.com", "--kubeconfig", clustertest.Kubeconfig(t))
 	c.startServe()
@@ -183,7 +184,7 @@ func TestCLIParityThroughServer(t *testing.T) {
 		t.Fatalf("replicas after a remote config set + deploy: %d", *dep.Spec.Replicas)
 	}
 	// A catalog update: outdated, update and rollback through the server.
-	edit(t, filepath.Join(catDir, "hello", "manifest.yaml"), "version: 1.10.3", "version: 1.11.0")
+	catalogtest.Edit(t, filepath.Join(catDir, "hello", "manifest.yaml"), "version: 1.10.3", "version: 1.11.0")
 	if lo, ro := c.ok(false, "app", "outdated", "-o", "json"), c.ok(true, "app", "outdated", "-o", "json"); lo != ro || !strings.Contains(ro, "1.11.0") {
 		t.Fatalf("outdated differs or misses the update:\nlocal:\n%s\nremote:\n%s", lo, ro)
 	}

@@ -275,3 +275,27 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// Defaults renders the package's defaultConfig for this instance with the
+// chosen dependencies, writing nothing: the add form shows what each
+// templated default resolves to. Values already in config.yaml win.
+func (a *Add) Defaults() (map[string]any, error) {
+	pkg, err := a.options().validate(a.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := a.Instance.ReadConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := doc.Map()
+	if err != nil {
+		return nil, err
+	}
+	installedAs, err := resolveDeps(a.Instance, a.App, pkg.Manifest, a.Deps)
+	if err != nil {
+		return nil, err
+	}
+	_, values, err := RenderDefaults(a.engine(), pkg.Manifest, newContext(cfg, installedAs), asMap(asMap(cfg["apps"])[a.App]))
+	return values, err
+}

@@ -135,6 +135,8 @@ type AppDetail struct {
 	Secrets         []string          `json:"secrets,omitempty"`
 	DefaultSecrets  []string          `json:"defaultSecrets,omitempty"`
 	RequiredSecrets []string          `json:"requiredSecrets,omitempty"`
+	// Schema is the installed package's config form (added apps only).
+	Schema []catalog.Field `json:"schema,omitempty"`
 }
 
 // Show describes one app: its catalog entry and, if added, its config
@@ -176,6 +178,9 @@ func (s *Show) Run(ctx context.Context) (*AppDetail, error) {
 	}
 	(&List{Env: s.Env, Cluster: s.Cluster}).fillState(ctx, &d.AppSummary, installed)
 	d.InstalledAs = installed.InstalledAs
+	// The form follows the installed package, which the catalog may have
+	// moved past (an update not yet applied, or rolled back).
+	d.Schema = catalog.ConfigSchema(installed)
 	if v, err := s.Instance.GetConfig("apps." + s.App); err == nil {
 		d.Config = asMap(v)
 	}

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/catalogtest"
 	"github.com/wild-cloud/wild/internal/clustertest"
 	"github.com/wild-cloud/wild/internal/daemon"
 	"github.com/wild-cloud/wild/internal/web"
@@ -28,6 +31,8 @@ type browser struct {
 	ctx    context.Context
 	base   string
 	setup  string
+	data   string // the daemon's data directory
+	catDir string // the catalog it serves, which a test may change
 	mu     sync.Mutex
 	errors []string
 }
@@ -44,13 +49,14 @@ func chromium(t *testing.T) string {
 
 func start(t *testing.T) *browser {
 	t.Helper()
-	b := &browser{t: t}
+	catDir, cat := catalogtest.Copy(t)
+	b := &browser{t: t, data: t.TempDir(), catDir: catDir}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan struct{}), make(chan error, 1)
 	go func() {
 		done <- daemon.Run(ctx, daemon.Options{
-			DataDir: t.TempDir(), Listen: "127.0.0.1:0", UI: web.New,
-			Catalog:   func() (*catalog.Catalog, error) { return catalog.Bundled(), nil },
+			DataDir: b.data, Listen: "127.0.0.1:0", UI: web.New,
+			Catalog:   cat,
 			Log:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 			Heartbeat: 200 * time.Millisecond, Grace: 2 * time.Second,
 			Ready: func(base, setup string) { b.base, b.setup = base, setup; close(ready) },
@@ -132,6 +138,11 @@ func (b *browser) run(step string, actions ...chromedp.Action[chromedp.Void]) {
 // within runs a step that may take up to d (a deploy).
 func (b *browser) within(d time.Duration, step string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
+	// A step acts on a page whose script runs: before that, a click
+	// would submit a form natively.
+	b.eventually(step+": page ready", time.Minute, func() bool {
+		return b.js(`String(document.readyState === 'complete' && document.documentElement.dataset.ready === '1')`) == "true" || b.js(`location.href`) == "about:blank"
+	})
 	ctx, cancel := context.WithTimeout(b.ctx, d)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
@@ -148,6 +159,27 @@ func (b *browser) clean(step string) {
 	if len(b.errors) > 0 {
 		b.t.Fatalf("%s: browser errors: %s", step, strings.Join(b.errors, "\n"))
 	}
+}
+
+// forgive drops the console's record of the n HTTP errors a step caused
+// on purpose (Chromium logs every failed request, a little later).
+func (b *browser) forgive(step, status string, n int) {
+	b.t.Helper()
+	found := 0
+	b.eventually(step+": failed requests logged", 10*time.Second, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		var kept []string
+		for _, e := range b.errors {
+			if strings.Contains(e, "status of "+status) {
+				found++
+				continue
+			}
+			kept = append(kept, e)
+		}
+		b.errors = kept
+		return found >= n
+	})
 }
 
 // phone checks the current page at 375 px: nothing wider than the screen,
@@ -269,6 +301,13 @@ func TestBrowserJourney(t *testing.T) {
 	if s := b.text(`fieldset.deps`); !strings.Contains(s, "postgres") {
 		t.Fatalf("dependency picker: %q", s)
 	}
+	// Templated defaults show what they resolve to in this instance.
+	if s := b.text(`#f-domain-tpl`); !strings.Contains(s, "vaultwarden.cloud.example.com") {
+		t.Fatalf("templated default preview of domain: %q", s)
+	}
+	if s := b.text(`#f-dbHost-tpl`); !strings.Contains(s, "postgres") {
+		t.Fatalf("templated default preview of dbHost: %q", s)
+	}
 	b.run("bad port", chromedp.SetValue(chromedp.CSS(`#f-port`), "80a80"), chromedp.Click(chromedp.CSS(`form[data-api] button.primary`)),
 		waitText(`#f-port-err`, "whole number"))
 	url := eval[string](b, `location.href`)
@@ -345,4 +384,329 @@ func TestBrowserJourney(t *testing.T) {
 	b.phone("operation")
 	b.shot("operation")
 	b.clean("operation")
+
+	b.oneClickDependency()
+	b.settings(string(kc))
+	b.editAndRedeploy()
+	b.reconcileDrift()
+	b.updateThroughReview()
+	b.rollback()
+	b.readOnly()
+	b.deleteWithConfirmation()
+}
+
+// vaultwarden is the app page the later steps work on.
+func (b *browser) vaultwarden() string { return b.base + "/i/home/apps/vaultwarden" }
+
+// js evaluates expr and returns its string value, "" while the page is
+// between loads.
+func (b *browser) js(expr string) string {
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// until waits for a JavaScript condition that may span page loads.
+func (b *browser) until(step, cond string) {
+	b.t.Helper()
+	b.eventually(step, 4*time.Minute, func() bool { return b.js(`String(!!(`+cond+`))`) == "true" })
+}
+
+// settle waits until no operation on vaultwarden runs: a page that
+// follows one reloads itself when it ends.
+func (b *browser) settle(step string) {
+	b.t.Helper()
+	b.eventually(step+": settled", 4*time.Minute, func() bool {
+		b.open(step+": open", b.vaultwarden(), `#state`)
+		return b.js(`(document.querySelector('#oplog')||{dataset:{}}).dataset.follow||''`) == "" && b.js(`document.querySelector('#state').textContent`) == "deployed"
+	})
+}
+
+// open navigates to url, retrying while the page still reloads itself.
+func (b *browser) open(step, url, sel string) {
+	b.t.Helper()
+	b.eventually(step, time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		defer cancel()
+		return chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(sel))) == nil
+	})
+}
+
+func (b *browser) config() string {
+	b.t.Helper()
+	c, err := os.ReadFile(filepath.Join(b.data, "instances", "home", "config.yaml"))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return string(c)
+}
+
+// fetchStatus makes an API call from the page, as its script would, and
+// returns the HTTP status.
+func (b *browser) fetchStatus(method, url, body string) int {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	expr := fmt.Sprintf(`fetch(%q, {method: %q, headers: {"Content-Type": "application/json"}, body: %s}).then(r => r.status)`, url, method, body)
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("fetch %s %s: %v", method, url, err)
+	}
+	return n
+}
+
+// oneClickDependency adds ghost, which needs a mysql nobody added: the
+// form offers to add mysql too, and one click adds both.
+func (b *browser) oneClickDependency() {
+	b.t.Helper()
+	b.run("add ghost", chromedp.Navigate(b.base+"/i/home/add/ghost"), chromedp.WaitVisible(chromedp.CSS(`#also-db`)))
+	if s := b.text(`fieldset.deps`); !strings.Contains(s, "mysql") || !strings.Contains(s, "added too") {
+		b.t.Fatalf("no offer to add the missing dependency: %q", s)
+	}
+	b.phone("add ghost")
+	b.within(4*time.Minute, "add ghost and mysql", chromedp.Click(chromedp.CSS(`form[data-api] button.primary`)),
+		chromedp.WaitVisible(chromedp.CSS(`#deploy`)))
+	if u := eval[string](b, `location.pathname`); u != "/i/home/apps/ghost" {
+		b.t.Fatalf("after adding ghost: at %s", u)
+	}
+	if s := b.text(`main`); !strings.Contains(s, "mysql") && !strings.Contains(b.config(), "mysql:") {
+		b.t.Fatalf("mysql was not added with ghost")
+	}
+	b.run("home after ghost", chromedp.Navigate(b.base+"/i/home"), chromedp.WaitVisible(chromedp.CSS(`li[data-app=ghost]`)))
+	if n := eval[int](b, `document.querySelectorAll('li[data-app=mysql]').length`); n != 1 {
+		b.t.Fatal("mysql is not listed on the home page after the one-click add")
+	}
+	b.clean("add ghost")
+}
+
+// settings changes the SMTP relay and uploads a kubeconfig, refusing a
+// bad one with the API's message.
+func (b *browser) settings(kubeconfig string) {
+	b.t.Helper()
+	b.run("settings", chromedp.Click(chromedp.CSS(`a[href$="/settings"]`)), chromedp.WaitVisible(chromedp.CSS(`#s-smtp-host`)))
+	b.phone("settings")
+	b.run("save settings", chromedp.SetValue(chromedp.CSS(`#s-smtp-host`), "smtp.example.com"),
+		chromedp.SetValue(chromedp.CSS(`#s-smtp-user`), "mailer"), chromedp.Click(chromedp.CSS(`#save-settings`)))
+	b.until("settings saved", `document.querySelector('#s-smtp-host') && document.querySelector('#s-smtp-host').defaultValue === 'smtp.example.com'`)
+	if c := b.config(); !strings.Contains(c, "host: smtp.example.com") || !strings.Contains(c, "user: mailer") {
+		b.t.Fatalf("settings not saved:\n%s", c)
+	}
+	b.run("bad kubeconfig", chromedp.SetValue(chromedp.CSS(`#kc-text`), "this is not a kubeconfig"), chromedp.Click(chromedp.CSS(`#save-kubeconfig`)),
+		waitText(`#kubeconfig-form .problem`, "kubeconfig"))
+	b.forgive("bad kubeconfig", "400", 1)
+	b.run("upload kubeconfig", chromedp.SetValue(chromedp.CSS(`#kc-text`), kubeconfig), chromedp.Click(chromedp.CSS(`#save-kubeconfig`)))
+	b.until("kubeconfig uploaded", `document.querySelector('#kc-text') && document.querySelector('#kc-text').value === '' && document.querySelector('#kubeconfig-form .problem').hidden`)
+	if s := b.text(`#kc-state`); !strings.Contains(s, "kubeconfig is set") {
+		b.t.Fatalf("after the upload: %q", s)
+	}
+	b.shot("settings")
+	b.clean("settings")
+}
+
+// editAndRedeploy changes a config value in the form and deploys it.
+func (b *browser) editAndRedeploy() {
+	b.t.Helper()
+	b.run("config form", chromedp.Navigate(b.vaultwarden()), chromedp.WaitVisible(chromedp.CSS(`#f-signupsAllowed`)))
+	b.run("save config", chromedp.SetValue(chromedp.CSS(`#f-signupsAllowed`), "false"), chromedp.Click(chromedp.CSS(`#save-config`)))
+	b.until("config saved", `document.querySelector('#f-signupsAllowed') && document.querySelector('#f-signupsAllowed').dataset.initial === 'false'`)
+	b.within(5*time.Minute, "redeploy", chromedp.Click(chromedp.CSS(`#deploy`)), chromedp.Sleep(time.Second))
+	kcl := clustertest.Client(b.t)
+	b.eventually("config deployed", 4*time.Minute, func() bool {
+		dep, err := kcl.AppsV1().Deployments("vaultwarden").Get(b.ctx, "vaultwarden", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "SIGNUPS_ALLOWED" {
+				return e.Value == "false"
+			}
+		}
+		return false
+	})
+	b.settle("redeploy")
+
+	// A secret is edited without its value ever reaching the page.
+	const relay = "relay-pass-7Hq2"
+	idx := eval[int](b, `[...document.querySelectorAll('.secrets input[name=path]')].findIndex(e => e.value === 'apps.vaultwarden.smtpPassword')`)
+	if idx < 0 {
+		b.t.Fatal("no edit form for the smtpPassword secret")
+	}
+	sec := fmt.Sprintf("#sec-%d", idx)
+	b.run("edit secret", chromedp.Click(chromedp.CSS(`.secrets li:nth-child(`+fmt.Sprint(idx+1)+`) summary`)),
+		chromedp.SendKeys(chromedp.CSS(sec), relay), chromedp.Click(chromedp.CSS(fmt.Sprintf("#save-sec-%d", idx))))
+	b.eventually("secret saved", time.Minute, func() bool {
+		c, _ := os.ReadFile(filepath.Join(b.data, "instances", "home", "secrets.yaml"))
+		return strings.Contains(string(c), relay)
+	})
+	b.open("after the secret", b.vaultwarden(), `#state`)
+	if html := eval[string](b, `document.documentElement.outerHTML`); strings.Contains(html, relay) {
+		b.t.Fatal("the edited secret's value is in the page")
+	}
+	b.clean("redeploy")
+}
+
+// reconcileDrift scales the deployment behind wild's back: the app page
+// shows the drift, and Reconcile repairs it.
+func (b *browser) reconcileDrift() {
+	b.t.Helper()
+	kcl := clustertest.Client(b.t)
+	scale, err := kcl.AppsV1().Deployments("vaultwarden").GetScale(b.ctx, "vaultwarden", metav1.GetOptions{})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	scale.Spec.Replicas = 3
+	if _, err := kcl.AppsV1().Deployments("vaultwarden").UpdateScale(b.ctx, "vaultwarden", scale, metav1.UpdateOptions{}); err != nil {
+		b.t.Fatal(err)
+	}
+	b.run("drift shown", chromedp.Navigate(b.vaultwarden()), chromedp.WaitVisible(chromedp.CSS(`#drifted`)))
+	if s := b.text(`#drift-h + p + ul`); !strings.Contains(s, "Deployment/vaultwarden") || !strings.Contains(s, "replicas") {
+		b.t.Fatalf("drift does not say which fields differ: %q", s)
+	}
+	b.phone("drift")
+	b.shot("drift")
+	b.run("reconcile", chromedp.Click(chromedp.CSS(`#reconcile`)))
+	b.until("reconciled", `document.querySelector('#nodrift')`)
+	b.settle("reconcile")
+	b.clean("reconcile")
+}
+
+// updateThroughReview publishes a newer vaultwarden that renames the key
+// the user set; the review shows the change and the rename is chosen in
+// the form.
+func (b *browser) updateThroughReview() {
+	b.t.Helper()
+	catalogtest.Edit(b.t, filepath.Join(b.catDir, "vaultwarden", "manifest.yaml"), "version: 1.32.7", "version: 1.33.0", "signupsAllowed:", "allowSignups:")
+	catalogtest.Edit(b.t, filepath.Join(b.catDir, "vaultwarden", "deployment.yaml"), ".signupsAllowed", ".allowSignups")
+	b.run("home shows the update", chromedp.Navigate(b.base+"/i/home"), waitText(`li[data-app=vaultwarden]`, "update available"))
+	b.run("open review", chromedp.Navigate(b.vaultwarden()), chromedp.WaitVisible(chromedp.CSS(`#update`)),
+		chromedp.Click(chromedp.CSS(`#update`)), chromedp.WaitVisible(chromedp.CSS(`#apply-update`)))
+	if s := b.text(`#versions`); !strings.Contains(s, "1.32.7") || !strings.Contains(s, "1.33.0") {
+		b.t.Fatalf("review versions: %q", s)
+	}
+	if s := b.text(`fieldset.breaking`); !strings.Contains(s, "signupsAllowed") {
+		b.t.Fatalf("the removed key is not shown as a decision: %q", s)
+	}
+	if s := b.text(`#config-changes`); !strings.Contains(s, "allowSignups") {
+		b.t.Fatalf("config changes lack the new key: %q", s)
+	}
+	if n := eval[int](b, `document.querySelectorAll('table.diff-sbs tr.d-change, table.diff-sbs tr.d-add').length`); n == 0 {
+		b.t.Fatal("the side-by-side diff shows no changed line")
+	}
+	b.phone("update review")
+	b.shot("update")
+	b.run("resolve rename", chromedp.SetValue(chromedp.CSS(`#rn-signupsAllowed`), "allowSignups"))
+	b.within(5*time.Minute, "apply update", chromedp.Click(chromedp.CSS(`#apply-update`)), chromedp.WaitVisible(chromedp.CSS(`#state`)))
+	b.until("deployed after update", `document.querySelector('#state') && document.querySelector('#state').textContent === 'deployed'`)
+	if s := b.text(`main p.muted`); !strings.Contains(s, "1.33.0") {
+		b.t.Fatalf("app page after the update: %q", s)
+	}
+	b.settle("update")
+	if c := b.config(); !strings.Contains(c, "allowSignups: false") {
+		b.t.Fatalf("the rename lost the user's value:\n%s", c)
+	}
+	b.clean("update")
+}
+
+// rollback restores the snapshot the update took.
+func (b *browser) rollback() {
+	b.t.Helper()
+	b.run("rollback button", chromedp.Navigate(b.vaultwarden()), chromedp.WaitVisible(chromedp.CSS(`#rollback`)))
+	if s := b.text(`#rollback`); !strings.Contains(s, "1.32.7") {
+		b.t.Fatalf("rollback button: %q", s)
+	}
+	b.run("roll back", chromedp.Click(chromedp.CSS(`#rollback`)))
+	b.until("rolled back", `document.querySelector('main p.muted') && document.querySelector('main p.muted').textContent.includes('1.32.7')`)
+	if c := b.config(); !strings.Contains(c, "signupsAllowed: false") || strings.Contains(c, "allowSignups") {
+		b.t.Fatalf("rollback did not restore the old config:\n%s", c)
+	}
+	b.settle("rollback")
+	// The config form follows the installed package, not the newer catalog.
+	if n := eval[int](b, `document.querySelectorAll('#f-signupsAllowed').length - document.querySelectorAll('#f-allowSignups').length`); n != 1 {
+		b.t.Fatal("after the rollback the config form does not show the restored package's keys")
+	}
+	b.clean("rollback")
+}
+
+// readOnly browses as a read token: no button that would be refused, and
+// the API refuses the calls anyway.
+func (b *browser) readOnly() {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	tok, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch('/api/v1/tokens', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({name: 'viewer', scope: 'read'})}).then(r => r.json()).then(j => j.token)`, chromedp.EvalAwaitPromise))
+	if err != nil || tok == "" {
+		b.t.Fatalf("create a read token: %v", err)
+	}
+	b.headers(network.Headers{"Authorization": "Bearer " + tok})
+	defer b.headers(network.Headers{})
+	mutating := `[...document.querySelectorAll('main button, main a.button, main form[data-api], main form[data-config]')].filter(e => !e.closest('[disabled], form[role=search]')).map(e => e.id || e.textContent.trim())`
+	for _, pg := range []string{"/i/home", "/i/home/catalog", "/i/home/apps/vaultwarden", "/i/home/apps/vaultwarden/update", "/i/home/apps/vaultwarden/delete", "/i/home/settings", "/i/home/add/listmonk"} {
+		b.run("read-only "+pg, chromedp.Navigate(b.base+pg), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+		if got := eval[[]string](b, mutating); len(got) > 0 {
+			b.shot("failed-readonly")
+			b.t.Fatalf("a read token sees actions on %s: %v", pg, got)
+		}
+	}
+	if s := b.text(`main`); !strings.Contains(s, "can read but not add") {
+		b.t.Fatalf("read-only add page: %q", s)
+	}
+	for _, c := range []struct{ method, url, body string }{
+		{"POST", "/api/v1/instances/home/apps/vaultwarden/deploy", "'{}'"},
+		{"POST", "/api/v1/instances/home/apps/vaultwarden/rollback", "'{}'"},
+		{"DELETE", "/api/v1/instances/home/apps/vaultwarden", "undefined"},
+		{"PUT", "/api/v1/instances/home/settings", `JSON.stringify({domain: 'evil.example.com', email: 'a@b.c', smtp: {}})`},
+		{"PUT", "/api/v1/instances/home/config", `JSON.stringify({path: 'apps.vaultwarden.port', value: '1'})`},
+	} {
+		if n := b.fetchStatus(c.method, c.url, c.body); n != 403 {
+			b.t.Fatalf("a read token's %s %s: status %d, want 403", c.method, c.url, n)
+		}
+	}
+	b.forgive("read-only", "403", 5)
+	if c := b.config(); strings.Contains(c, "evil.example.com") {
+		b.t.Fatal("a read token changed the settings")
+	}
+	b.clean("read-only")
+}
+
+func (b *browser) headers(h network.Headers) {
+	b.t.Helper()
+	b.run("set headers", func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: h})
+		return chromedp.Void{}, err
+	})
+}
+
+// deleteWithConfirmation lists what will be lost before deleting.
+func (b *browser) deleteWithConfirmation() {
+	b.t.Helper()
+	b.run("delete page", chromedp.Navigate(b.vaultwarden()), chromedp.Click(chromedp.CSS(`#delete`)), chromedp.WaitVisible(chromedp.CSS(`#confirm-delete`)))
+	lost := b.text(`#lost`)
+	for _, want := range []string{"vaultwarden", "vaultwarden-pvc", "apps.vaultwarden.dbPassword", "config.yaml apps.vaultwarden"} {
+		if !strings.Contains(lost, want) {
+			b.t.Fatalf("the confirmation does not list %s as lost: %q", want, lost)
+		}
+	}
+	if s := b.text(`#keeps`); !strings.Contains(s, "postgres (the app it uses as db") {
+		b.t.Fatalf("the confirmation does not say postgres stays: %q", s)
+	}
+	if html := eval[string](b, `document.documentElement.outerHTML`); strings.Contains(html, "postgresql://") {
+		b.t.Fatal("a secret value is in the delete page")
+	}
+	b.phone("delete")
+	b.shot("delete")
+	b.run("wrong name", chromedp.SetValue(chromedp.CSS(`#confirm-name`), "vault"), chromedp.Click(chromedp.CSS(`#confirm-delete`)),
+		waitText(`#confirm-name-err`, "vaultwarden"))
+	if !strings.Contains(b.config(), "vaultwarden:") {
+		b.t.Fatal("a wrong confirmation deleted the app")
+	}
+	b.within(5*time.Minute, "delete", chromedp.SetValue(chromedp.CSS(`#confirm-name`), "vaultwarden"), chromedp.Click(chromedp.CSS(`#confirm-delete`)),
+		chromedp.WaitVisible(chromedp.CSS(`#att`)), chromedp.WaitNotPresent(chromedp.CSS(`li[data-app=vaultwarden]`)))
+	if _, err := clustertest.Client(b.t).AppsV1().Deployments("vaultwarden").Get(b.ctx, "vaultwarden", metav1.GetOptions{}); err == nil {
+		b.t.Fatal("the deployment survived the delete")
+	}
+	b.clean("delete")
 }

@@ -61,6 +61,9 @@ func New(s *api.Server) http.Handler {
 	mux.HandleFunc("GET /i/{inst}/catalog", u.signedIn(u.catalog))
 	mux.HandleFunc("GET /i/{inst}/add/{app}", u.signedIn(u.add))
 	mux.HandleFunc("GET /i/{inst}/apps/{app}", u.signedIn(u.app))
+	mux.HandleFunc("GET /i/{inst}/apps/{app}/update", u.signedIn(u.update))
+	mux.HandleFunc("GET /i/{inst}/apps/{app}/delete", u.signedIn(u.remove))
+	mux.HandleFunc("GET /i/{inst}/settings", u.signedIn(u.settings))
 	mux.HandleFunc("GET /i/{inst}/ops/{id}", u.signedIn(u.op))
 	return headers(mux)
 }
@@ -238,9 +241,16 @@ type field struct {
 	// Check is the validation the browser applies: the schema's type, or
 	// "integer" for a string whose default is a number (a port in quotes).
 	Check string
+	// Resolved is what a templated default becomes in this instance.
+	Resolved string
+	Resolves bool // Resolved is known (it may be empty)
+	// Set means Value is the app's config, not a default.
+	Set bool
 }
 
-func fieldsOf(schema []catalog.Field, current map[string]any) []field {
+// fieldsOf lays out the form; resolved holds the rendered defaults (nil
+// when they could not be rendered).
+func fieldsOf(schema []catalog.Field, current, resolved map[string]any) []field {
 	var out []field
 	for _, f := range schema {
 		if f.Type == "object" || f.Type == "array" {
@@ -250,14 +260,19 @@ func fieldsOf(schema []catalog.Field, current map[string]any) []field {
 		if f.Default != nil {
 			v = fmt.Sprint(f.Default)
 		}
+		set := false
 		if c, ok := lookup(current, f.Path); ok {
-			v = fmt.Sprint(c)
+			v, set = fmt.Sprint(c), true
 		}
 		check := f.Type
 		if s, ok := f.Default.(string); ok && f.Type == "string" && digits.MatchString(s) {
 			check = "integer"
 		}
-		out = append(out, field{Field: f, ID: "f-" + strings.ReplaceAll(f.Path, ".", "-"), Value: v, Check: check})
+		fd := field{Field: f, ID: "f-" + strings.ReplaceAll(f.Path, ".", "-"), Value: v, Check: check, Set: set}
+		if rv, ok := lookup(resolved, f.Path); ok && f.Templated {
+			fd.Resolved, fd.Resolves = fmt.Sprint(rv), true
+		}
+		out = append(out, fd)
 	}
 	return out
 }
@@ -281,6 +296,9 @@ func lookup(m map[string]any, path string) (any, bool) {
 type depChoice struct {
 	Ref, Type  string
 	Candidates []string
+	// Offers are catalog apps of the type that are not added yet: with no
+	// candidate, the form offers to add one too.
+	Offers []string
 }
 
 func (u *UI) add(w http.ResponseWriter, r *http.Request, p page) {
@@ -299,26 +317,41 @@ func (u *UI) add(w http.ResponseWriter, r *http.Request, p page) {
 	for _, req := range pk.Requires {
 		d := depChoice{Ref: req.Ref, Type: req.Type}
 		for _, a := range apps.Apps {
-			if a.State != "available" && (a.Is == req.Type || a.Name == req.Type) {
+			switch {
+			case a.Is != req.Type && a.Name != req.Type:
+			case a.State != "available":
 				d.Candidates = append(d.Candidates, a.Name)
+			case a.InCatalog:
+				d.Offers = append(d.Offers, a.Name)
 			}
 		}
 		deps = append(deps, d)
 	}
+	// Templated defaults resolve against the first choice of each
+	// dependency; without one they resolve when the app is added.
+	q := url.Values{}
+	for _, d := range deps {
+		if len(d.Candidates) > 0 {
+			q.Add("dep", d.Ref+"="+d.Candidates[0])
+		}
+	}
+	var resolved map[string]any
+	_ = u.api.Get(r.Context(), r, appAPI(p.Inst, app)+"/defaults?"+q.Encode(), &resolved)
 	p.Title = "Add " + app
-	p.Data = map[string]any{"Pkg": pk, "Fields": fieldsOf(pk.Schema, nil), "Deps": deps}
+	p.Data = map[string]any{"Pkg": pk, "Fields": fieldsOf(pk.Schema, nil, resolved), "Deps": deps}
 	u.render(w, "add", p)
 }
 
 type appData struct {
-	Detail   *lifecycle.AppDetail
-	Status   *lifecycle.StatusResult
-	Diff     *lifecycle.DiffResult
-	Fields   []field
-	Secrets  []instance.SecretEntry
-	Ops      []central.RunInfo
-	Running  string
-	Outdated *lifecycle.OutdatedApp
+	Detail    *lifecycle.AppDetail
+	Status    *lifecycle.StatusResult
+	Diff      *lifecycle.DiffResult
+	Fields    []field
+	Secrets   []instance.SecretEntry
+	Ops       []central.RunInfo
+	Running   string
+	Outdated  *lifecycle.OutdatedApp
+	Snapshots []lifecycle.SnapshotInfo
 }
 
 func (u *UI) app(w http.ResponseWriter, r *http.Request, p page) {
@@ -333,10 +366,7 @@ func (u *UI) app(w http.ResponseWriter, r *http.Request, p page) {
 		http.Redirect(w, r, "/i/"+url.PathEscape(p.Inst)+"/add/"+url.PathEscape(app), http.StatusSeeOther)
 		return
 	}
-	var pk api.Package
-	if err := u.api.Get(r.Context(), r, "/catalog/"+url.PathEscape(app), &pk); err == nil {
-		d.Fields = fieldsOf(pk.Schema, d.Detail.Config)
-	}
+	d.Fields = fieldsOf(d.Detail.Schema, d.Detail.Config, nil)
 	st := &lifecycle.StatusResult{}
 	if u.api.Get(r.Context(), r, base+"/apps/"+url.PathEscape(app)+"/status", st) == nil {
 		d.Status = st
@@ -368,6 +398,7 @@ func (u *UI) app(w http.ResponseWriter, r *http.Request, p page) {
 			}
 		}
 	}
+	_ = u.api.Get(r.Context(), r, base+"/apps/"+url.PathEscape(app)+"/snapshots", &d.Snapshots)
 	p.Title, p.Data = app, d
 	u.render(w, "app", p)
 }

@@ -102,6 +102,11 @@ function validate(form) {
     fieldError(input, msg);
     if (msg) { if (ok) { input.focus(); } ok = false; }
   }
+  for (const input of form.querySelectorAll("[data-must-be]")) {
+    const msg = input.value === input.dataset.mustBe ? "" : "type " + input.dataset.mustBe + " to confirm";
+    fieldError(input, msg);
+    if (msg) { showProblem(form.querySelector(".problem"), { message: "To confirm, " + msg + "." }); ok = false; }
+  }
   for (const input of form.querySelectorAll("[data-same]")) {
     const other = document.getElementById(input.dataset.same);
     if (other && other.value !== input.value) {
@@ -112,19 +117,50 @@ function validate(form) {
   return ok;
 }
 
+// valueOf is a field's JSON value: a checkbox is a boolean.
+function valueOf(el) { return el.type === "checkbox" ? el.checked : el.value; }
+
+// bodyOf builds the request from the form's named fields; "group.key"
+// names nest. Several checkboxes of one name must all be ticked. An empty
+// choice with data-empty-sets sets that flag instead (a removed key whose
+// removal is accepted).
 function bodyOf(form) {
   const body = form.dataset.body ? JSON.parse(form.dataset.body) : {};
   const onlyChanged = form.dataset.onlyChanged;
   for (const el of form.elements) {
     if (!el.name) { continue; }
+    if (el.dataset.emptySets && el.value === "") { body[el.dataset.emptySets] = true; continue; }
+    const v = valueOf(el);
     const dot = el.name.indexOf(".");
-    if (dot < 0) { body[el.name] = el.value; continue; }
+    if (dot < 0) {
+      body[el.name] = el.type === "checkbox" && body[el.name] === false ? false : v;
+      continue;
+    }
     const group = el.name.slice(0, dot), key = el.name.slice(dot + 1);
     if (group === onlyChanged && el.value === el.dataset.initial) { continue; }
     body[group] = body[group] || {};
-    body[group][key] = el.value;
+    body[group][key] = v;
   }
   return body;
+}
+
+// addAlso adds the dependencies the user chose to add along with the app
+// (body.also: ref -> app), each its own operation with its log, and maps
+// them as the app's dependencies.
+async function addAlso(url, body, pre) {
+  const also = body.also || {};
+  delete body.also;
+  for (const ref of Object.keys(also)) {
+    const res = await call("POST", url, { name: also[ref] });
+    const status = await follow(res.id, pre);
+    if (status !== "succeeded") {
+      const info = await call("GET", "/api/v1/operations/" + encodeURIComponent(res.id));
+      throw (info && info.error) || { message: "Adding " + also[ref] + " " + status + "." };
+    }
+    body.deps = body.deps || {};
+    body.deps[ref] = also[ref];
+    delete pre.dataset.status;
+  }
 }
 
 function then(form) {
@@ -141,10 +177,12 @@ async function submitApi(form) {
   const method = form.dataset.api.slice(0, sp), url = form.dataset.api.slice(sp + 1);
   const buttons = form.querySelectorAll("button");
   buttons.forEach(function (b) { b.disabled = true; });
+  const pre = form.dataset.log ? document.querySelector(form.dataset.log) : form.querySelector(".log");
   try {
-    const res = await call(method, url, method === "DELETE" ? undefined : bodyOf(form));
+    const body = method === "DELETE" ? undefined : bodyOf(form);
+    if (body && body.also) { await addAlso(url, body, pre); }
+    const res = await call(method, url, body);
     if (res && res.id && res.status === "running") {
-      const pre = form.dataset.log ? document.querySelector(form.dataset.log) : form.querySelector(".log");
       const status = await follow(res.id, pre);
       if (status !== "succeeded") {
         const info = await call("GET", "/api/v1/operations/" + encodeURIComponent(res.id));
@@ -193,14 +231,33 @@ document.addEventListener("click", async function (ev) {
   }
 });
 
+// refreshDefaults shows what templated defaults resolve to with the
+// dependencies now chosen in the add form.
+async function refreshDefaults(form) {
+  const q = new URLSearchParams();
+  for (const sel of form.querySelectorAll("select[name^='deps.']")) { q.append("dep", sel.name.slice(5) + "=" + sel.value); }
+  try {
+    const values = await call("GET", form.dataset.defaults + "?" + q.toString());
+    for (const el of form.querySelectorAll("[data-type][name^='set.']")) {
+      const code = document.querySelector("#" + el.id + "-tpl code.resolved");
+      let v = values;
+      for (const k of el.name.slice(4).split(".")) { v = v && typeof v === "object" ? v[k] : undefined; }
+      if (code && v !== undefined) { code.textContent = String(v); }
+    }
+  } catch (err) { /* the preview is a courtesy; the add itself reports errors */ }
+}
+
 document.addEventListener("change", function (ev) {
   const el = ev.target;
+  if (el.name && el.name.startsWith("deps.") && el.form && el.form.dataset.defaults) { refreshDefaults(el.form); }
   if (el.dataset.fill && el.files && el.files[0]) {
     el.files[0].text().then(function (t) { document.getElementById(el.dataset.fill).value = t; });
   }
 });
 
 document.addEventListener("DOMContentLoaded", function () {
+  // Tests (and styles) can tell that the page's actions are live.
+  document.documentElement.dataset.ready = "1";
   for (const pre of document.querySelectorAll("pre[data-follow]")) {
     follow(pre.dataset.follow, pre).then(function (status) {
       // On the app page, a finished operation changes what the page shows.
