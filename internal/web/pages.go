@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/lifecycle"
 )
@@ -85,7 +86,7 @@ func (u *UI) update(w http.ResponseWriter, r *http.Request, p page) {
 	}
 	d := updateData{Review: rv}
 	for _, c := range rv.Config {
-		if c.Change == "added" {
+		if c.Change == change.Created {
 			d.NewKeys = append(d.NewKeys, c.Key)
 		}
 	}
@@ -94,7 +95,7 @@ func (u *UI) update(w http.ResponseWriter, r *http.Request, p page) {
 	}
 	for _, f := range append(append([]lifecycle.FileChange{}, rv.PackageFiles...), rv.Files...) {
 		if f.Diff != "" {
-			d.Files = append(d.Files, fileDiff{Path: f.Path, Change: f.Change, Unified: f.Diff, Rows: sideBySide(f.Diff)})
+			d.Files = append(d.Files, fileDiff{Path: f.Path, Change: string(f.Change), Unified: f.Diff, Rows: sideBySide(f.Diff)})
 		}
 	}
 	p.Title, p.Data = "Update "+app, map[string]any{"App": app, "U": d}
