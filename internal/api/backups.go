@@ -13,8 +13,8 @@ import (
 	"github.com/wild-cloud/wild/internal/instance"
 )
 
-// backupOpener is the repository the daemon's backups use.
-var backupOpener backup.Opener = kopiastore.Open
+// BackupOpener is the repository the daemon's backups use.
+var BackupOpener backup.Opener = kopiastore.Open
 
 type backupIn struct {
 	AppIn
@@ -54,7 +54,7 @@ type planOut struct{ Body *backup.RecoveryPlan }
 
 // backupEnv is the backup operations' environment for one call.
 func backupEnv(inst *instance.Instance, obs event.Observer) backup.Env {
-	return backup.Env{Instance: inst, Observer: obs, Open: backupOpener}
+	return backup.Env{Instance: inst, Observer: obs, Open: BackupOpener}
 }
 
 // runBackupOp starts a backup operation (seed 004's routes) in the daemon.

@@ -200,3 +200,43 @@ func (p *Prune) drop(ctx context.Context, store Store, pl *RecoveryPlan) error {
 		return nil
 	})
 }
+
+// Scheduled is the run of an app's backup schedule: a backup, then the
+// retention policy (a failed backup prunes nothing).
+type Scheduled struct {
+	Env
+	App string
+}
+
+// ScheduledResult is both steps' results.
+type ScheduledResult struct {
+	Backup *BackupResult `json:"backup"`
+	Prune  *PruneResult  `json:"prune,omitempty"`
+}
+
+// Run backs up and prunes.
+func (s *Scheduled) Run(ctx context.Context) (*ScheduledResult, error) {
+	b, err := (&Backup{Env: s.Env, App: s.App}).Run(ctx)
+	res := &ScheduledResult{Backup: b}
+	if err != nil {
+		return res, err
+	}
+	res.Prune, err = (&Prune{Env: s.Env, App: s.App}).Run(ctx)
+	return res, err
+}
+
+// LastBackup is when the app's newest settled backup was taken; zero if
+// it has none.
+func LastBackup(inst *instance.Instance, app string) time.Time {
+	plans, err := ListPlans(inst, app)
+	if err != nil {
+		return time.Time{}
+	}
+	for _, p := range plans {
+		if settled(p) {
+			t, _ := time.Parse(tsLayout, p.Timestamp)
+			return t
+		}
+	}
+	return time.Time{}
+}
