@@ -29,18 +29,18 @@ func TestConfigBackupToS3(t *testing.T) {
 	srv := s3server.Start(t)
 	srv.CreateBucket(t, "wild")
 	inst, err := instance.NewStore(t.TempDir()).Create(instance.CreateOptions{Name: "home", Domain: "wild.test"})
-	must(t, err)
+	noErr(t, err)
 	if _, err := (&lifecycle.Add{Env: lifecycle.Env{Instance: inst, Catalog: catalog.Bundled()}, App: "hello"}).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{"endpoint": srv.Endpoint, "bucket": "wild", "prefix": "home/", "region": srv.Region,
 		"accessKeyID": srv.AccessKey, "insecure": "true"} {
-		must(t, inst.SetConfig("backup.destination.s3."+k, v))
+		noErr(t, inst.SetConfig("backup.destination.s3."+k, v))
 	}
-	must(t, inst.SetSecret("backup.s3.secretAccessKey", srv.SecretKey))
+	noErr(t, inst.SetSecret("backup.s3.secretAccessKey", srv.SecretKey))
 	// The config strategy never calls the cluster; nothing listens here.
 	kc, err := kube.NewClientFromConfig(&rest.Config{Host: "https://127.0.0.1:1"})
-	must(t, err)
+	noErr(t, err)
 
 	res, err := (&backup.Backup{Env: backup.Env{Instance: inst, Kube: kc, Open: kopiastore.Open}, App: "hello"}).Run(ctx)
 	if err != nil {
@@ -50,16 +50,16 @@ func TestConfigBackupToS3(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	dest, err := backup.ReadDestination(inst)
-	must(t, err)
+	noErr(t, err)
 	pw, err := backup.ExportKey(inst)
-	must(t, err)
+	noErr(t, err)
 	store, err := kopiastore.Open(ctx, dest, pw, false)
-	must(t, err)
+	noErr(t, err)
 	defer store.Close(ctx)
 	want, err := os.ReadFile(inst.Path("apps", "hello", "deployment.yaml"))
-	must(t, err)
+	noErr(t, err)
 	r, err := store.Open(ctx, res.Snapshot, "config/app/deployment.yaml")
-	must(t, err)
+	noErr(t, err)
 	got, err := io.ReadAll(r)
 	r.Close()
 	if err != nil || !bytes.Equal(got, want) {
@@ -87,7 +87,7 @@ func TestConfigBackupToS3(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func noErr(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
