@@ -68,7 +68,7 @@ func startDaemon(t testing.TB, data string, cat func() (*catalog.Catalog, error)
 		d.done <- daemon.Run(ctx, daemon.Options{
 			DataDir: data, Listen: "127.0.0.1:0", Catalog: cat,
 			Log:       slog.New(slog.NewJSONHandler(d.log, nil)),
-			Heartbeat: 200 * time.Millisecond, Grace: 2 * time.Second,
+			Heartbeat: 200 * time.Millisecond, Grace: 2 * time.Second, ScheduleTick: 300 * time.Millisecond,
 			Ready: func(base, setup string) { d.base, d.setup = base, setup; close(ready) },
 		})
 	}()

@@ -42,6 +42,9 @@ type Options struct {
 	// Grace is how long running operations may take to finish on shutdown
 	// before they are cancelled (20 s when zero).
 	Grace time.Duration
+	// ScheduleTick is how often scheduled jobs (backups) are checked; 30 s
+	// when zero.
+	ScheduleTick time.Duration
 	// UI, when set, serves the web UI; it gets the API server to share
 	// its authentication and service wiring.
 	UI func(s *api.Server) http.Handler
@@ -91,6 +94,14 @@ func Run(ctx context.Context, o Options) error {
 	if o.UI != nil {
 		srv.Mount("/", o.UI(srv))
 	}
+	if o.ScheduleTick == 0 {
+		o.ScheduleTick = 30 * time.Second
+	}
+	store := instance.NewStore(o.DataDir)
+	sched := &central.Scheduler{Jobs: backupJobs(store), Start: startScheduledBackup(store, runner), Now: time.Now, Log: o.Log}
+	sctx, stopSched := context.WithCancel(ctx)
+	defer stopSched()
+	go sched.Loop(sctx, o.ScheduleTick)
 	return serve(ctx, o, srv, runner)
 }
 
