@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wild-cloud/wild/internal/auth"
+	"github.com/wild-cloud/wild/internal/backup"
 	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/instance"
@@ -88,6 +89,7 @@ type updateIn struct {
 		Deps           map[string]string `json:"deps,omitempty"`
 		Fresh          bool              `json:"fresh,omitempty"`
 		Deploy         bool              `json:"deploy,omitempty" doc:"Deploy after a clean update."`
+		NoBackup       bool              `json:"noBackup,omitempty" doc:"Do not back up an app that has data before updating it."`
 	}
 }
 
@@ -276,8 +278,12 @@ func (s *Server) instEnv(in *InstIn) (lifecycle.Env, error) {
 
 func (in *updateIn) update(env lifecycle.Env, dry bool) *lifecycle.Update {
 	b := in.Body
-	return &lifecycle.Update{Env: env, App: in.App, DryRun: dry, Deploy: b.Deploy && !dry, AcceptRemoved: b.AcceptRemoved,
+	u := &lifecycle.Update{Env: env, App: in.App, DryRun: dry, Deploy: b.Deploy && !dry, AcceptRemoved: b.AcceptRemoved,
 		Renames: b.Renames, AcceptBreaking: b.AcceptBreaking, Deps: b.Deps, Fresh: b.Fresh, Cluster: lifecycle.ClusterHooksFor(env)}
+	if !b.NoBackup && !dry {
+		u.BackupFirst = backup.BeforeUpdate(backupEnv(env.Instance, env.Observer))
+	}
+	return u
 }
 
 func (s *Server) appWriteRoutes() {

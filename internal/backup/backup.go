@@ -47,6 +47,15 @@ func (b *Backup) Run(ctx context.Context) (*BackupResult, error) {
 		return nil, err
 	}
 	defer unlock()
+	return b.RunLocked(ctx)
+}
+
+// RunLocked backs up for a caller that holds the app's lock (an update
+// taking its backup first).
+func (b *Backup) RunLocked(ctx context.Context) (*BackupResult, error) {
+	if err := checkAdded(b.Env, b.App); err != nil {
+		return nil, err
+	}
 	op, err := b.startOp("backup", b.App)
 	if err != nil {
 		return nil, err

@@ -231,11 +231,8 @@ func (a *App) progress(file string, n int64) {
 	}
 }
 
-// loadApp reads an added app and its active side.
-func (e *Env) loadApp(app string, warn func(string, ...any)) (*App, error) {
-	if err := names.Validate("app", app); err != nil {
-		return nil, err
-	}
+// manifest reads an added app's installed manifest.
+func (e *Env) manifest(app string) (*catalog.Manifest, error) {
 	p := e.Instance.Path(instance.AppsDir, app, catalog.ManifestFile)
 	raw, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
@@ -244,7 +241,15 @@ func (e *Env) loadApp(app string, warn func(string, ...any)) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := catalog.ParseManifest(p, raw)
+	return catalog.ParseManifest(p, raw)
+}
+
+// loadApp reads an added app and its active side.
+func (e *Env) loadApp(app string, warn func(string, ...any)) (*App, error) {
+	if err := names.Validate("app", app); err != nil {
+		return nil, err
+	}
+	m, err := e.manifest(app)
 	if err != nil {
 		return nil, err
 	}

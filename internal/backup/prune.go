@@ -10,6 +10,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/wild-cloud/wild/internal/backup/retention"
+	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
@@ -239,4 +240,35 @@ func LastBackup(inst *instance.Instance, app string) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// BeforeUpdate is lifecycle.Update's BackupFirst: a backup of an app that
+// has data (a database or a volume its manifest declares, or a database
+// dependency), nothing for one that has none.
+func BeforeUpdate(e Env) func(ctx context.Context, app string) (string, error) {
+	return func(ctx context.Context, app string) (string, error) {
+		m, err := e.manifest(app)
+		if err != nil || !HasData(m) {
+			return "", err
+		}
+		res, err := (&Backup{Env: e, App: app}).RunLocked(ctx)
+		if err != nil {
+			return "", err
+		}
+		return res.ID, nil
+	}
+}
+
+// HasData reports whether an app keeps data worth a backup.
+func HasData(m *catalog.Manifest) bool {
+	if r := m.Restore; r != nil && (len(r.Databases) > 0 || len(r.Volumes) > 0) {
+		return true
+	}
+	for _, req := range m.Requires {
+		switch req.Name {
+		case "postgres", "mysql", "mariadb":
+			return true
+		}
+	}
+	return false
 }

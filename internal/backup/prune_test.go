@@ -12,6 +12,7 @@ import (
 	"github.com/wild-cloud/wild/internal/backup"
 	"github.com/wild-cloud/wild/internal/backup/kopiastore"
 	"github.com/wild-cloud/wild/internal/backup/retention"
+	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/instance"
 )
 
@@ -108,5 +109,18 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestHasDataFollowsTheManifest(t *testing.T) {
+	cat := catalog.Bundled()
+	for app, want := range map[string]bool{"hello": false, "memcached": false, "gitea": true, "ghost": true, "postgres": true} {
+		p, err := cat.Get(app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := backup.HasData(p.Manifest); got != want {
+			t.Errorf("HasData(%s) = %v, want %v", app, got, want)
+		}
 	}
 }

@@ -310,12 +310,12 @@ func (r *remote) outdated(ctx context.Context, app string) ([]lifecycle.Outdated
 
 // update reviews first (the server writes nothing), asks unless yes, then
 // runs the update as an operation.
-func (r *remote) update(ctx context.Context, g *Globals, u *lifecycle.Update, yes bool) (*lifecycle.UpdateReview, error) {
+func (r *remote) update(ctx context.Context, g *Globals, u *lifecycle.Update, yes, noBackup bool) (*lifecycle.UpdateReview, error) {
 	if u.Continue {
 		return nil, problem.New(problem.Invalid, "--continue runs only locally (git mode); drop --server for it")
 	}
 	body := map[string]any{"renames": u.Renames, "acceptRemoved": u.AcceptRemoved, "acceptBreaking": u.AcceptBreaking,
-		"deps": u.Deps, "fresh": u.Fresh, "deploy": u.Deploy}
+		"deps": u.Deps, "fresh": u.Fresh, "deploy": u.Deploy, "noBackup": noBackup}
 	if u.DryRun || !yes {
 		var rv lifecycle.UpdateReview
 		if err := r.c.Do(ctx, http.MethodPost, r.app(u.App, "/update-review"), body, &rv); err != nil || u.DryRun || rv.UpToDate {

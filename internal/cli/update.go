@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wild-cloud/wild/internal/backup"
 	"github.com/wild-cloud/wild/internal/change"
 	"github.com/wild-cloud/wild/internal/cli/advice"
 	"github.com/wild-cloud/wild/internal/lifecycle"
@@ -63,7 +64,7 @@ available version and which package files differ.`,
 
 func appUpdateCmd(g *Globals) *cobra.Command {
 	var u lifecycle.Update
-	var yes bool
+	var yes, noBackup bool
 	var renames, deps []string
 	cmd := &cobra.Command{
 		Use:   "update NAME",
@@ -76,6 +77,8 @@ func appUpdateCmd(g *Globals) *cobra.Command {
      new ones generated; .package/ is replaced
   3. recompile and show the review (config and secret changes, a diff of the
      manifests, and what would change in the cluster), then ask to apply
+  4. back up an app that has data (its database, its volumes) before writing
+     anything (see wild app backup --help); --no-backup skips it
 
 Breaking changes (a removed or renamed config key you have a value for, changed
 dependencies, a major version bump) stop the update until you decide:
@@ -103,7 +106,7 @@ markers for you to resolve, then: wild app update NAME --continue.`,
 				if err != nil {
 					return err
 				}
-				rv, err := r.update(cmd.Context(), g, &u, yes)
+				rv, err := r.update(cmd.Context(), g, &u, yes, noBackup)
 				return finishUpdate(g, &u, rv, err)
 			}
 			env, err := g.env()
@@ -112,6 +115,9 @@ markers for you to resolve, then: wild app update NAME --continue.`,
 			}
 			u.Env = env
 			u.Cluster = updateClusterHooks(cmd.Context(), g, env)
+			if !noBackup {
+				u.BackupFirst = backup.BeforeUpdate(backup.Env{Instance: env.Instance, Observer: g.observer(), Open: backupOpener})
+			}
 			if !yes && !u.DryRun && !u.Continue {
 				u.Confirm = func(rv *lifecycle.UpdateReview) (bool, error) { return confirmUpdate(g, rv) }
 			}
@@ -128,6 +134,7 @@ markers for you to resolve, then: wild app update NAME --continue.`,
 	f.StringArrayVar(&renames, "rename", nil, "carry a value across a renamed key: OLD=NEW, keys relative to apps.NAME (repeatable)")
 	f.BoolVar(&u.AcceptBreaking, "accept-breaking", false, "accept a major version bump or changed dependencies")
 	f.StringArrayVar(&deps, "dep", nil, "map a new dependency: ALIAS=ADDED_APP (repeatable)")
+	f.BoolVar(&noBackup, "no-backup", false, "do not back up the app's data first (only when it is safe elsewhere)")
 	f.BoolVar(&u.Fresh, "fresh", false, "destructive: delete the app's config and secrets and add it again")
 	f.BoolVar(&u.Continue, "continue", false, "git mode: commit the update once its conflicts are resolved")
 	return cmd

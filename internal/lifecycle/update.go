@@ -59,6 +59,10 @@ type Update struct {
 	// means go ahead.
 	Confirm func(r *UpdateReview) (bool, error)
 	Cluster ClusterHooks
+	// BackupFirst backs the app up after the review is accepted and
+	// before anything is written (the app lock is held); it returns the
+	// backup's id, "" when the app has no data. Nil skips it (--no-backup).
+	BackupFirst func(ctx context.Context, app string) (string, error)
 }
 
 // UpdateReview is what the user is shown, and what the update did.
@@ -86,6 +90,8 @@ type UpdateReview struct {
 	Deployed      bool              `json:"deployed,omitempty"`
 	Operation     string            `json:"operation,omitempty"`
 	Warnings      []string          `json:"warnings,omitempty"`
+	// Backup is the id of the backup taken before the update.
+	Backup string `json:"backup,omitempty"`
 }
 
 // UnifiedDiff is the review's file diffs in one text.
@@ -232,7 +238,23 @@ func (u *Update) run(ctx context.Context) (*UpdateReview, error) {
 	if err := cancelled(ctx); err != nil {
 		return rv, err
 	}
+	if err := u.backupFirst(ctx, rv); err != nil {
+		return rv, err
+	}
 	return u.apply(ctx, p)
+}
+
+func (u *Update) backupFirst(ctx context.Context, rv *UpdateReview) error {
+	if u.BackupFirst == nil {
+		return nil
+	}
+	id, err := u.BackupFirst(ctx, u.App)
+	if err != nil {
+		return problem.Wrap(problem.CodeOf(err), err, "back up "+u.App+" before updating it; nothing was changed").
+			With("app.update", "update without a backup only if its data is safe elsewhere", "app", u.App, "flag", "no-backup")
+	}
+	rv.Backup = id
+	return nil
 }
 
 func (u *Update) validate() error {

@@ -18,6 +18,7 @@ import (
 	"github.com/wild-cloud/wild/internal/cli/advice"
 	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // webV1 is version 1 of a test app; the variants below are what a Wild
@@ -461,5 +462,39 @@ func TestOutdatedListsChangedFiles(t *testing.T) {
 	}
 	if _, ok := got["service.yaml"]; ok {
 		t.Error("unchanged file listed")
+	}
+}
+
+// TestUpdateBacksUpFirst: the backup runs after the review is accepted
+// and before anything is written; when it fails, nothing changes and the
+// advice names --no-backup. (The real backup behind the hook is tested on
+// the real node in internal/backup.)
+func TestUpdateBacksUpFirst(t *testing.T) {
+	env := webEnv(t)
+	skip := func(rel string) bool { return strings.HasSuffix(rel, ".lock") || strings.HasPrefix(rel, "operations/") }
+	before := treeHash(t, env.Instance.Dir, skip)
+	failing := func(context.Context, string) (string, error) {
+		return "", problem.New(problem.Unavailable, "exec pg_dump in postgres/postgres-0: no such pod")
+	}
+	_, err := (&Update{Env: withCatalog(env, webV2()), App: "web", BackupFirst: failing}).Run(context.Background())
+	var pe *problem.Error
+	if err == nil || !errors.As(err, &pe) || pe.Hint == nil || pe.Hint.Args["flag"] != "no-backup" || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("failed backup: err = %v (hint %+v)", err, pe)
+	}
+	if treeHash(t, env.Instance.Dir, skip) != before {
+		t.Fatal("an update whose backup failed wrote something")
+	}
+	var calledWithLockHeld bool
+	ok := func(_ context.Context, app string) (string, error) {
+		_, lerr := env.Instance.TryLockApp(app)
+		calledWithLockHeld = lerr != nil
+		return "20261205T030000Z", nil
+	}
+	rv, err := (&Update{Env: withCatalog(env, webV2()), App: "web", BackupFirst: ok}).Run(context.Background())
+	if err != nil || !rv.Applied || rv.Backup != "20261205T030000Z" {
+		t.Fatalf("update with a backup: %+v %v", rv, err)
+	}
+	if !calledWithLockHeld {
+		t.Error("the backup ran without the update holding the app lock")
 	}
 }

@@ -599,6 +599,10 @@ func (b *browser) updateThroughReview() {
 	b.phone("update review")
 	b.shot("update")
 	b.run("resolve rename", chromedp.SetValue(chromedp.CSS(`#rn-signupsAllowed`), "allowSignups"))
+	// vaultwarden's postgres runs on a kwok node here (simulated pods), so
+	// its database cannot be dumped: the update is told to skip the backup
+	// it would otherwise take first.
+	b.run("skip the backup", chromedp.Click(chromedp.CSS(`#no-backup`)))
 	b.within(5*time.Minute, "apply update", chromedp.Click(chromedp.CSS(`#apply-update`)), chromedp.WaitVisible(chromedp.CSS(`#state`)))
 	b.until("deployed after update", `document.querySelector('#state') && document.querySelector('#state').textContent === 'deployed'`)
 	if s := b.text(`main p.muted`); !strings.Contains(s, "1.33.0") {
