@@ -203,8 +203,21 @@ func TestRegularUserJourney(t *testing.T) {
 	if _, last := d.follow(op, id); last.Status != central.Failed {
 		t.Fatalf("an update with an unresolved rename ended %s", last.Status)
 	}
-	d.mustRun(op, d.do("POST", "/api/v1/instances/home/apps/vaultwarden/update", op, map[string]any{
-		"renames": map[string]string{"signupsAllowed": "allowSignups"}, "deploy": true}))
+	// vaultwarden has data (postgres), so the update backs it up first;
+	// here postgres runs on a kwok node (simulated pods), the dump cannot
+	// run, and the update stops before writing, pointing at noBackup.
+	resolved := map[string]any{"renames": map[string]string{"signupsAllowed": "allowSignups"}, "deploy": true}
+	id = accepted(t, d.do("POST", "/api/v1/instances/home/apps/vaultwarden/update", op, resolved))
+	if _, last := d.follow(op, id); last.Status != central.Failed {
+		t.Fatalf("an update whose backup cannot run ended %s", last.Status)
+	}
+	var failed struct{ Error *central.ErrorBody }
+	d.do("GET", "/api/v1/operations/"+id, op, nil).json(t, &failed)
+	if failed.Error == nil || failed.Error.Hint == nil || failed.Error.Hint.Args["flag"] != "no-backup" || !strings.Contains(failed.Error.Message, "nothing was changed") {
+		t.Fatalf("failed backup before the update: %+v", failed.Error)
+	}
+	resolved["noBackup"] = true
+	d.mustRun(op, d.do("POST", "/api/v1/instances/home/apps/vaultwarden/update", op, resolved))
 	var v struct{ Value any }
 	d.do("GET", "/api/v1/instances/home/config?path=apps.vaultwarden.allowSignups", op, nil).json(t, &v)
 	if fmt.Sprint(v.Value) != "false" {
@@ -229,7 +242,7 @@ func TestRegularUserJourney(t *testing.T) {
 
 	// Metrics count what happened, by action, result and route.
 	m := d.do("GET", "/metrics", op, nil)
-	for _, want := range []string{`wild_operations_total{action="deploy",result="succeeded"}`, `wild_operations_total{action="update",result="failed"} 1`,
+	for _, want := range []string{`wild_operations_total{action="deploy",result="succeeded"}`, `wild_operations_total{action="update",result="failed"} 2`,
 		`wild_http_request_duration_seconds_bucket{code="202",method="POST",route="POST /api/v1/instances/{instance}/apps/{app}/deploy"`, "wild_sse_clients 0"} {
 		if !strings.Contains(m.body, want) {
 			t.Errorf("metrics lack %s", want)

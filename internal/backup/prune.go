@@ -12,6 +12,7 @@ import (
 	"github.com/wild-cloud/wild/internal/backup/retention"
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
 )
@@ -112,6 +113,9 @@ type PruneResult struct {
 
 // Run takes the app's lock and prunes.
 func (p *Prune) Run(ctx context.Context) (*PruneResult, error) {
+	if err := names.Validate("app", p.App); err != nil {
+		return nil, problem.New(problem.Invalid, err.Error())
+	}
 	unlock, err := lockApp(p.Env, p.App)
 	if err != nil {
 		return nil, err

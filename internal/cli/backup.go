@@ -33,6 +33,7 @@ func addBackupCommands(root *cobra.Command, g *Globals) {
 	b := &cobra.Command{Use: "backup", Short: "The backup repository of the instance", Long: backupHelp}
 	key := &cobra.Command{Use: "key", Short: "The backup repository's password"}
 	key.AddCommand(backupKeyExportCmd(g))
+	b.AddCommand(backupPruneCmd(g))
 	b.AddCommand(key)
 	root.AddCommand(b)
 }
@@ -237,4 +238,49 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func backupPruneCmd(g *Globals) *cobra.Command {
+	var dry bool
+	cmd := &cobra.Command{
+		Use:   "prune APP",
+		Short: "Delete the backups an app's retention policy drops",
+		Long: `Applies the retention policy of config.yaml to an app's backups:
+
+  backup:
+    retention: {keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 6}   # every app
+    apps:
+      gitea:
+        schedule: "0 3 * * *"        # wild serve backs gitea up at 03:00 and prunes
+        retention: {keepDaily: 14}   # replaces backup.retention for gitea
+
+keepLast keeps the newest N; keepDaily/Weekly/Monthly keep the newest backup of
+each of the N most recent days, ISO weeks or months that have one. Only settled
+backups count: running, failed or restored-to-a-standby ones are never deleted.
+With no policy, nothing is deleted.`,
+		Example: "  wild backup prune gitea --dry-run\n  wild backup prune gitea",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := g.backupEnv()
+			if err != nil {
+				return err
+			}
+			res, err := (&backup.Prune{Env: env, App: args[0], DryRun: dry}).Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.Printer().Print(res, func(t *Table) {
+				verb := "deleted"
+				if res.DryRun {
+					verb = "would delete"
+				}
+				t.Line("%s: kept %d backups, %s %d", res.App, len(res.Kept), verb, len(res.Dropped))
+				for _, id := range res.Dropped {
+					t.Line("  %s %s", verb, id)
+				}
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&dry, "dry-run", false, "list what would be deleted, delete nothing")
+	return cmd
 }

@@ -21,6 +21,8 @@ func TestBackupCommandsBadInput(t *testing.T) {
 		{"app", "switch", "gitea"},
 		{"app", "cleanup", "gitea"},
 		{"backup", "key", "export"},
+		{"backup", "prune", "../etc"},
+		{"backup", "prune", "UPPER"},
 	} {
 		e.fails(args...)
 	}
