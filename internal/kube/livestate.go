@@ -30,7 +30,17 @@ type LiveState struct {
 // ReadLiveState lists the inventories, namespaces and every kind the
 // inventories record, each once.
 func (c *Client) ReadLiveState(ctx context.Context, instanceID string) (*LiveState, error) {
-	sel := metav1.ListOptions{LabelSelector: LabelInstanceID + "=" + instanceID}
+	return c.readLiveState(ctx, instanceID, LabelInstanceID+"="+instanceID)
+}
+
+// ReadAppLiveState is ReadLiveState for one app: the same lists, narrowed
+// to the app's labels (`wild app status`).
+func (c *Client) ReadAppLiveState(ctx context.Context, inv Inventory) (*LiveState, error) {
+	return c.readLiveState(ctx, inv.InstanceID, LabelInstanceID+"="+inv.InstanceID+","+LabelApp+"="+inv.App)
+}
+
+func (c *Client) readLiveState(ctx context.Context, instanceID, selector string) (*LiveState, error) {
+	sel := metav1.ListOptions{LabelSelector: selector}
 	ls := &LiveState{instanceID: instanceID, inventories: map[string][]invEntry{}, objects: map[string]*unstructured.Unstructured{},
 		secrets: map[string]*corev1.Secret{}, namespaces: map[string]string{}, listed: map[schema.GroupKind]bool{}}
 	cms, err := c.Clientset.CoreV1().ConfigMaps(InventoryNamespace).List(ctx, sel)

@@ -39,6 +39,26 @@ func TestLiveStateCheckFollowsDrift(t *testing.T) {
 	if got := check(); !got.Known || !got.Clean || len(got.Statuses) != 3 {
 		t.Fatalf("fresh apply: %+v, want known, clean, 3 statuses", got)
 	}
+	appOnly, err := c.ReadAppLiveState(testCtx(t), inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appOnly.Check(objs, inv, ns, "live-secrets", data); !got.Known || !got.Clean {
+		t.Fatalf("the app's own listing: %+v, want known and clean", got)
+	}
+	other := testInventory(t, "live-other")
+	mustApply(t, c, objects(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: NS}\n"), ApplyOptions{Inventory: other})
+	all, err := c.ReadLiveState(testCtx(t), inv.InstanceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appOnly, err = c.ReadAppLiveState(testCtx(t), inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !all.Deployed(other) || appOnly.Deployed(other) {
+		t.Fatalf("another app: in the instance listing %v (want true), in the app's own %v (want false)", all.Deployed(other), appOnly.Deployed(other))
+	}
 
 	if got := (func() AppCheck {
 		other := map[string][]byte{"password": []byte("changed")}

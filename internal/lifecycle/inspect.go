@@ -105,7 +105,7 @@ func (s *Status) Run(ctx context.Context) (*StatusResult, error) {
 		return nil, err
 	}
 	res := &StatusResult{App: s.App, Cluster: st}
-	res.State, res.Detail = appState(ctx, s.Instance, c, t)
+	res.State, res.Detail = appStateListed(ctx, s.Instance, c, t)
 	res.Customized = customized(s.Instance, s.App)
 	if recs, err := operation.List(s.Instance.Path(instance.OperationsDir), s.App); err == nil && len(recs) > 0 {
 		res.LastOperation = &recs[0]
@@ -221,6 +221,23 @@ func readListing(ctx context.Context, inst *instance.Instance, c *kube.Client) (
 		return nil, nil
 	}
 	return ls, sec
+}
+
+// appStateListed is appState through the app's own listing: the full
+// diff runs only when the listing cannot vouch for the app.
+func appStateListed(ctx context.Context, inst *instance.Instance, c *kube.Client, t *target) (string, string) {
+	ls, err := c.ReadAppLiveState(ctx, t.inventory())
+	if err != nil {
+		return appState(ctx, inst, c, t)
+	}
+	data, err := secretData(inst, t.app)
+	if err != nil {
+		return appState(ctx, inst, c, t)
+	}
+	if state, detail, ok := listedState(inst, ls, t, data); ok {
+		return state, detail
+	}
+	return appState(ctx, inst, c, t)
 }
 
 // listedState is appState from a LiveState; ok is false when the listing
