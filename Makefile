@@ -2,7 +2,7 @@
 # `make test`. Everything the tests need is built or started from here.
 GO ?= go
 
-.PHONY: test test-deps browser build cluster-binaries vet bench bench-add bench-deploy bench-api
+.PHONY: test test-deps browser build cluster-binaries vet bench bench-add bench-perf bench-deploy bench-api
 
 # What the dev cluster's real node needs (internal/realnode tests it), the
 # dev images' builder, and the database clients the tests check them with.
@@ -41,11 +41,18 @@ vet:
 build:
 	$(GO) build -o wild ./cmd/wild
 
-bench: bench-add bench-deploy bench-api
+bench: bench-add bench-perf bench-api
 
 bench-add: cluster-binaries
 	$(GO) test -run '^$$' -bench 'BenchmarkAdd|BenchmarkCompile|BenchmarkRender|BenchmarkProcessSpawn' -benchtime 20x -count 5 -cpu 1 ./internal/lifecycle/
 
+# Issue 16's ratios, min/median/max over 5 rounds: no-op redeploy (one
+# process, one process per app), app list at 11 and 100 apps, first deploy
+# against the client-go floor.
+bench-perf: cluster-binaries
+	ROUNDS=5 bash bench/perf.sh
+
+# The kubectl comparison (needs kubectl), not part of `make bench`.
 bench-deploy: cluster-binaries
 	ROUNDS=3 bash bench/deploy.sh
 

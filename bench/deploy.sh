@@ -27,7 +27,7 @@ ms() { echo $(( ($2 - $1) / 1000000 )); }
 
 setup() { # $1 = data dir: fresh cluster + instance + every app added
   export WILD_CENTRAL_DATA=$1
-  "$TMP/wild" up --nodes 3 >/dev/null 2>&1
+  "$TMP/wild" up --nodes 3 --real-node off >/dev/null 2>&1
   for a in $APPS; do "$TMP/wild" app add "$a" >/dev/null; done
 }
 

@@ -68,20 +68,15 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 	if err != nil {
 		return nil, err
 	}
-	prev, err := c.readInventory(ctx, opts.Inventory)
-	if err != nil {
-		return nil, err
-	}
-	prevByKey := map[string]invEntry{}
-	for _, e := range prev {
-		prevByKey[e.Ref.Key()] = e
-	}
+	// The inventory is read while the first objects are fetched: a no-op
+	// deploy is bound by round trips. Nothing is written before it is in.
+	inv := c.readInventoryAsync(ctx, opts.Inventory)
 	res := &Result{DryRun: opts.DryRun}
 	var entries []invEntry
 	var errs []error
 	defs, rest := splitStages(desired)
 	for i, stage := range [][]*unstructured.Unstructured{defs, rest} {
-		changes, stageEntries, err := c.applyStage(ctx, stage, prevByKey, opts)
+		changes, stageEntries, err := c.applyStage(ctx, stage, inv, opts)
 		res.Changes = append(res.Changes, changes...)
 		entries = append(entries, stageEntries...)
 		if err != nil {
@@ -94,6 +89,10 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 				break
 			}
 		}
+	}
+	prev, _, err := inv.get()
+	if err != nil {
+		return res, err
 	}
 	if len(errs) == 0 && opts.Prune {
 		pruned, err := c.prune(ctx, prev, desired, opts)
@@ -120,16 +119,12 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 
 // applyStage applies objects concurrently; order within a stage does not
 // matter to the API server, and Kubernetes controllers converge regardless.
-func (c *Client) applyStage(ctx context.Context, objs []*unstructured.Unstructured, prev map[string]invEntry, opts ApplyOptions) ([]Change, []invEntry, error) {
+func (c *Client) applyStage(ctx context.Context, objs []*unstructured.Unstructured, inv *asyncInventory, opts ApplyOptions) ([]Change, []invEntry, error) {
 	changes := make([]Change, len(objs))
 	entries := make([]*invEntry, len(objs))
 	errs := make([]error, len(objs))
 	forEach(len(objs), opts.Concurrency, func(i int) {
-		var p *invEntry
-		if e, ok := prev[RefOf(objs[i]).Key()]; ok {
-			p = &e
-		}
-		changes[i], entries[i], errs[i] = c.applyOne(ctx, objs[i], p, opts)
+		changes[i], entries[i], errs[i] = c.applyOne(ctx, objs[i], inv, opts)
 	})
 	var out []invEntry
 	var done []Change
@@ -163,7 +158,7 @@ func forEach(n, limit int, fn func(i int)) {
 	wg.Wait()
 }
 
-func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, prev *invEntry, opts ApplyOptions) (Change, *invEntry, error) {
+func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, inv *asyncInventory, opts ApplyOptions) (Change, *invEntry, error) {
 	ref := RefOf(obj)
 	ch := Change{Ref: ref, DryRun: opts.DryRun}
 	ri, err := c.resource(ref)
@@ -176,6 +171,14 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, p
 	}
 	hash := objectHash(obj)
 	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+	_, byKey, invErr := inv.get()
+	if invErr != nil {
+		return ch, nil, invErr
+	}
+	var prev *invEntry
+	if e, ok := byKey[ref.Key()]; ok {
+		prev = &e
+	}
 	if apierrors.IsNotFound(err) {
 		ch.Action = ActionCreated
 		return c.create(ctx, obj, ch, hash, opts.DryRun)

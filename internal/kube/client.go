@@ -14,12 +14,14 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/disk"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -75,7 +77,35 @@ func NewClient(kubeconfigPath string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid kubeconfig %s: %w", kubeconfigPath, err)
 	}
-	return NewClientFromConfig(cfg)
+	c, err := NewClientFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.useDiskDiscovery()
+	return c, nil
+}
+
+// discoveryTTL is kubectl's: discovery rarely changes, and a kind it does
+// not know yet (a CRD applied a moment ago) resets the cache at once (see
+// mapping), the same invalidation rule kubectl follows.
+const discoveryTTL = 6 * time.Hour
+
+// useDiskDiscovery keeps discovery on disk between processes, the way
+// kubectl does: without it every `wild` process spends its first requests
+// asking the server for its API groups. Without a cache directory the
+// in-memory cache stays.
+func (c *Client) useDiskDiscovery() {
+	base := cacheDir()
+	if base == "" {
+		return
+	}
+	host := strings.NewReplacer("https://", "", "http://", "", ":", "_", "/", "_").Replace(c.Host)
+	dc, err := disk.NewCachedDiscoveryClientForConfig(c.Config, filepath.Join(base, "discovery", host), filepath.Join(base, "http"), discoveryTTL)
+	if err != nil {
+		return
+	}
+	c.Discovery = dc
+	c.Mapper = restmapper.NewDeferredDiscoveryRESTMapper(dc)
 }
 
 // NewClientFromConfig builds a Client from a rest config.

@@ -95,6 +95,33 @@ func (c *Client) readInventory(ctx context.Context, inv Inventory) ([]invEntry, 
 	return doc.Entries, nil
 }
 
+// asyncInventory is an inventory being read in the background.
+type asyncInventory struct {
+	done    chan struct{}
+	entries []invEntry
+	byKey   map[string]invEntry
+	err     error
+}
+
+func (c *Client) readInventoryAsync(ctx context.Context, inv Inventory) *asyncInventory {
+	a := &asyncInventory{done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		a.entries, a.err = c.readInventory(ctx, inv)
+		a.byKey = make(map[string]invEntry, len(a.entries))
+		for _, e := range a.entries {
+			a.byKey[e.Ref.Key()] = e
+		}
+	}()
+	return a
+}
+
+// get waits for the read; the map is shared, callers only read it.
+func (a *asyncInventory) get() ([]invEntry, map[string]invEntry, error) {
+	<-a.done
+	return a.entries, a.byKey, a.err
+}
+
 // InventoryRefs lists the objects recorded for an app (nil when none).
 func (c *Client) InventoryRefs(ctx context.Context, inv Inventory) ([]ObjectRef, error) {
 	entries, err := c.readInventory(ctx, inv)

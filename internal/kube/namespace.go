@@ -30,10 +30,14 @@ func (c *Client) NamespacePhase(ctx context.Context, ns string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("reading namespace %s: %w", ns, c.wrap(err))
 	}
-	if obj.DeletionTimestamp != nil || obj.Status.Phase == corev1.NamespaceTerminating {
-		return PhaseTerminating, nil
+	return phaseOf(obj), nil
+}
+
+func phaseOf(ns *corev1.Namespace) string {
+	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
+		return PhaseTerminating
 	}
-	return PhaseActive, nil
+	return PhaseActive
 }
 
 // Owner identifies who a namespace belongs to.

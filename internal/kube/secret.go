@@ -32,14 +32,19 @@ func (e *SecretNotFoundError) Error() string {
 // the source of truth (edge case 4 in lifecycle/doc.go). The returned Change never holds values;
 // its Diff lists changed key names only.
 func (c *Client) ApplySecret(ctx context.Context, ns, name string, data map[string][]byte, labels map[string]string, dryRun bool) (Change, error) {
-	return c.writeSecret(ctx, ns, name, corev1.SecretTypeOpaque, data, labels, nil, dryRun)
+	return c.writeSecret(ctx, ns, name, corev1.SecretTypeOpaque, data, labels, nil, dryRun, c.getSecret(ctx, ns, name))
 }
 
 // CopySecret copies a Secret (data and type, e.g. kubernetes.io/tls) from
 // one namespace to another, adding labels and a copied-from annotation. A
 // missing source is a *SecretNotFoundError.
 func (c *Client) CopySecret(ctx context.Context, fromNS, name, toNS string, labels map[string]string, dryRun bool) (Change, error) {
+	// Source and copy are read at once: every deploy of an app with
+	// dependencies does this, and a no-op is bound by round trips.
+	dst := make(chan liveSecret, 1)
+	go func() { dst <- c.getSecret(ctx, toNS, name) }()
 	src, err := c.Clientset.CoreV1().Secrets(fromNS).Get(ctx, name, metav1.GetOptions{})
+	live := <-dst
 	if apierrors.IsNotFound(err) {
 		return Change{}, &SecretNotFoundError{Namespace: fromNS, Name: name}
 	}
@@ -47,10 +52,21 @@ func (c *Client) CopySecret(ctx context.Context, fromNS, name, toNS string, labe
 		return Change{}, fmt.Errorf("reading secret %s/%s: %w", fromNS, name, c.wrap(err))
 	}
 	ann := map[string]string{AnnotationCopied: fromNS + "/" + name}
-	return c.writeSecret(ctx, toNS, name, src.Type, src.Data, labels, ann, dryRun)
+	return c.writeSecret(ctx, toNS, name, src.Type, src.Data, labels, ann, dryRun, live)
 }
 
-func (c *Client) writeSecret(ctx context.Context, ns, name string, typ corev1.SecretType, data map[string][]byte, labels, ann map[string]string, dryRun bool) (Change, error) {
+// liveSecret is the result of reading a Secret.
+type liveSecret struct {
+	s   *corev1.Secret
+	err error
+}
+
+func (c *Client) getSecret(ctx context.Context, ns, name string) liveSecret {
+	s, err := c.Clientset.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	return liveSecret{s, err}
+}
+
+func (c *Client) writeSecret(ctx context.Context, ns, name string, typ corev1.SecretType, data map[string][]byte, labels, ann map[string]string, dryRun bool, got liveSecret) (Change, error) {
 	ref := ObjectRef{Version: "v1", Kind: "Secret", Namespace: ns, Name: name}
 	ch := Change{Ref: ref, DryRun: dryRun}
 	var dry []string
@@ -63,7 +79,7 @@ func (c *Client) writeSecret(ctx context.Context, ns, name string, typ corev1.Se
 		Type:       typ,
 		Data:       data,
 	}
-	live, err := api.Get(ctx, name, metav1.GetOptions{})
+	live, err := got.s, got.err
 	switch {
 	case apierrors.IsNotFound(err):
 		ch.Action, ch.Diff = ActionCreated, secretKeyDiff(nil, data)

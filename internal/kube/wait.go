@@ -147,13 +147,7 @@ func (c *Client) statusOf(ctx context.Context, ref ObjectRef) (ResourceStatus, e
 	if err != nil {
 		return rs, fmt.Errorf("reading %s: %w", ref, c.wrap(err))
 	}
-	res, err := status.Compute(live)
-	if err != nil {
-		rs.Status, rs.Message = StatusUnknown, err.Error()
-		return rs, nil
-	}
-	rs.Status, rs.Message = string(res.Status), res.Message
-	return rs, nil
+	return computeStatus(ref, live), nil
 }
 
 // podReasons explains a not-ready workload from its pods' states.

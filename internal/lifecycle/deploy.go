@@ -483,16 +483,26 @@ func (o *deployOne) secrets(ctx context.Context, t *target) error {
 		return err
 	}
 	labels := t.inventory().Labels()
-	ch, err := o.client.ApplySecret(ctx, t.namespace, t.secretName(), data, labels, o.opts.DryRun)
-	if err != nil {
+	// The copies do not depend on the app Secret: both go at once, since
+	// a no-op deploy is bound by round trips.
+	var ch kube.Change
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		ch, err = o.client.ApplySecret(ctx, t.namespace, t.secretName(), data, labels, o.opts.DryRun)
+		done <- err
+	}()
+	copies, copyErr := o.copySecrets(ctx, t, labels)
+	if err := <-done; err != nil {
 		return err
 	}
 	o.res.Changes = append(o.res.Changes, ch)
+	o.res.Changes = append(o.res.Changes, copies...)
 	stamped := kube.StampSecretHash(t.objs, t.secretName(), kube.SecretHash(data))
 	if ch.Action != kube.ActionUnchanged && ch.Action != kube.ActionCreated {
 		o.res.Restarted = stamped
 	}
-	return o.copySecrets(ctx, t, labels)
+	return copyErr
 }
 
 type secretCopy struct {
@@ -503,14 +513,14 @@ type secretCopy struct {
 // copySecrets copies the dependency and wildcard TLS secrets the app's
 // manifests reference, concurrently: they are independent, and a deploy
 // of many apps does this for each.
-func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[string]string) error {
+func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[string]string) ([]kube.Change, error) {
 	text := compiledText(o.inst(), o.app)
 	var copies []secretCopy
 	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
 		if name := dep + "-secrets"; strings.Contains(text, name) {
 			dt, err := o.depTarget(dep)
 			if err != nil {
-				return fmt.Errorf("dependency %s: %w", dep, err)
+				return nil, fmt.Errorf("dependency %s: %w", dep, err)
 			}
 			copies = append(copies, secretCopy{dt.namespace, name, false})
 		}
@@ -531,16 +541,17 @@ func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[strin
 		}()
 	}
 	wg.Wait()
+	var done []kube.Change
 	for i, c := range copies {
 		var nf *kube.SecretNotFoundError
 		switch {
 		case c.tls && errors.As(errs[i], &nf):
 			o.op.Warn("TLS secret %s/%s does not exist, so %s's Ingress has no certificate yet; create it (cert-manager) and redeploy", c.from, c.name, o.app)
 		case errs[i] != nil:
-			return fmt.Errorf("copy %s into %s: %w", c.name, t.namespace, errs[i])
+			return done, fmt.Errorf("copy %s into %s: %w", c.name, t.namespace, errs[i])
 		default:
-			o.res.Changes = append(o.res.Changes, changes[i])
+			done = append(done, changes[i])
 		}
 	}
-	return nil
+	return done, nil
 }

@@ -269,7 +269,18 @@ func TestDriftIsDetectedAndReconciled(t *testing.T) {
 	if err != nil || !d.Drifted || !strings.Contains(fmt.Sprint(d.Objects), "replicas: 4") {
 		t.Fatalf("replica drift not reported: %v %+v", err, d)
 	}
+	state := func() string {
+		st, err := (&Status{Env: c.Env, App: "hello"}).Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.State
+	}
+	waitFor(t, func() bool { return state() == StateDrifted })
 	c.mustDeploy("hello")
+	if s := state(); s != StateDeployed {
+		t.Fatalf("status after the deploy = %s, want %s", s, StateDeployed)
+	}
 	dep, _ := c.kc.AppsV1().Deployments(c.ns("hello")).Get(ctx, "hello", metav1.GetOptions{})
 	if *dep.Spec.Replicas == 4 {
 		t.Fatal("deploy did not reconcile replicas")

@@ -9,6 +9,7 @@ import (
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
+	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
 // Diff compares the live objects of a deployed app with what a deploy
@@ -104,7 +105,7 @@ func (s *Status) Run(ctx context.Context) (*StatusResult, error) {
 		return nil, err
 	}
 	res := &StatusResult{App: s.App, Cluster: st}
-	res.State, res.Detail = appState(ctx, s.Instance, c, t)
+	res.State, res.Detail = appStateListed(ctx, s.Instance, c, t)
 	res.Customized = customized(s.Instance, s.App)
 	if recs, err := operation.List(s.Instance.Path(instance.OperationsDir), s.App); err == nil && len(recs) > 0 {
 		res.LastOperation = &recs[0]
@@ -156,9 +157,30 @@ func customized(inst *instance.Instance, app string) bool {
 }
 
 // ClusterState returns a ClusterStater for List/Show using one client.
+// The cluster is read once, one LIST per kind for the whole instance
+// (kube.LiveState); only an app that listing cannot vouch for (its
+// fingerprints no longer match, an object is missing) gets the full
+// per-object status and diff.
 func ClusterState(inst *instance.Instance) ClusterStater {
 	c, err := clientFor(inst)
 	var once sync.Once
+	var mu sync.Mutex
+	var live *kube.LiveState
+	var secrets *yamldoc.Doc
+	asked := map[string]bool{}
+	// listing returns the cluster as of this pass over the apps: an app
+	// asked about again starts a new pass, so a caller that keeps the
+	// stater (a watch loop, a test) sees the cluster change.
+	listing := func(ctx context.Context, app string) (*kube.LiveState, *yamldoc.Doc) {
+		mu.Lock()
+		defer mu.Unlock()
+		if live == nil || asked[app] {
+			clear(asked)
+			live, secrets = readListing(ctx, inst, c)
+		}
+		asked[app] = true
+		return live, secrets
+	}
 	return func(ctx context.Context, app string) (string, string) {
 		// One reachability check, so an unreachable cluster costs one
 		// timeout, not one per app.
@@ -174,8 +196,78 @@ func ClusterState(inst *instance.Instance) ClusterStater {
 		if terr != nil {
 			return StateAdded, oneLine(terr)
 		}
+		if ls, sec := listing(ctx, app); ls != nil {
+			if state, detail, ok := listedState(inst, ls, t, appSecretData(sec, app)); ok {
+				return state, detail
+			}
+		}
 		return appState(ctx, inst, c, t)
 	}
+}
+
+// readListing is the instance's LiveState and secrets; nil when either
+// cannot be read, which only costs speed: every app takes the full path.
+func readListing(ctx context.Context, inst *instance.Instance, c *kube.Client) (*kube.LiveState, *yamldoc.Doc) {
+	id, err := inst.ID()
+	if err != nil {
+		return nil, nil
+	}
+	sec, err := inst.ReadSecrets()
+	if err != nil {
+		return nil, nil
+	}
+	ls, err := c.ReadLiveState(ctx, id)
+	if err != nil {
+		return nil, nil
+	}
+	return ls, sec
+}
+
+// appStateListed is appState through the app's own listing: the full
+// diff runs only when the listing cannot vouch for the app.
+func appStateListed(ctx context.Context, inst *instance.Instance, c *kube.Client, t *target) (string, string) {
+	ls, err := c.ReadAppLiveState(ctx, t.inventory())
+	if err != nil {
+		return appState(ctx, inst, c, t)
+	}
+	data, err := secretData(inst, t.app)
+	if err != nil {
+		return appState(ctx, inst, c, t)
+	}
+	if state, detail, ok := listedState(inst, ls, t, data); ok {
+		return state, detail
+	}
+	return appState(ctx, inst, c, t)
+}
+
+// listedState is appState from a LiveState; ok is false when the listing
+// cannot decide and the full appState must run. It never reports drift
+// itself: an app whose fingerprints differ gets the exact diff.
+func listedState(inst *instance.Instance, live *kube.LiveState, t *target, data map[string][]byte) (state, detail string, ok bool) {
+	if live.NamespacePhase(t.namespace) == kube.PhaseTerminating {
+		return StateStuck, "namespace " + t.namespace + " terminating; deploying recovers it", true
+	}
+	if !live.Deployed(t.inventory()) {
+		return StateAdded, "", true
+	}
+	// As a deploy applies them, so the fingerprints compare.
+	kube.StampSecretHash(t.objs, t.secretName(), kube.SecretHash(data))
+	chk := live.Check(t.objs, t.inventory(), t.namespace, t.secretName(), data)
+	if !chk.Known {
+		return "", "", false
+	}
+	for _, r := range chk.Statuses {
+		if r.Status != kube.StatusCurrent {
+			return StateDegraded, r.Ref.Kind + "/" + r.Ref.Name + " " + r.Status, true
+		}
+	}
+	if !chk.Clean {
+		return "", "", false
+	}
+	if customized(inst, t.app) {
+		return StateDeployed, "customized", true
+	}
+	return StateDeployed, "", true
 }
 
 // ClusterHooksFor connects update and rollback to the instance's cluster.

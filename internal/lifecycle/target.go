@@ -15,6 +15,7 @@ import (
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
 // target is an added app as the cluster operations see it: its compiled
@@ -58,7 +59,7 @@ func loadTargetWith(inst *instance.Instance, app, dir string, lenient bool) (*ta
 	if err != nil {
 		return nil, err
 	}
-	objs, err := kube.Build(dir)
+	objs, err := kube.BuildCached(dir)
 	if err != nil {
 		return nil, fmt.Errorf("build apps/%s with kustomize: %w", app, err)
 	}
@@ -110,6 +111,10 @@ func secretData(inst *instance.Instance, app string) (map[string][]byte, error) 
 	if err != nil {
 		return nil, err
 	}
+	return appSecretData(d, app), nil
+}
+
+func appSecretData(d *yamldoc.Doc, app string) map[string][]byte {
 	prefix := "apps." + app + "."
 	out := map[string][]byte{}
 	for path, n := range d.Leaves([]string{"apps", app}) {
@@ -118,7 +123,7 @@ func secretData(inst *instance.Instance, app string) (map[string][]byte, error) 
 		}
 		out[strings.TrimPrefix(path, prefix)] = []byte(n.Value)
 	}
-	return out, nil
+	return out
 }
 
 // compiledText is every compiled resource file of the app, concatenated.

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Performance benchmark (issue 16). Every round uses fresh dev clusters
+# (kwok nodes, no real node) and a cold cache directory per cluster, and
+# measures, in the same run:
+#   first   wild app deploy of the 11 bundled apps, one process, --no-wait
+#   noop    the same command again (nothing to change)
+#   floor   bench/floor on its own fresh cluster: one create per object
+#   proc    one `wild app deploy APP --no-wait` process per app: first,
+#           then again (no-op); ratio of the sums, and the worst app
+#   list11  `wild app list` with the 11 apps deployed, against
+#   status  one `wild app status ghost`
+#   list100 `wild app list` with 100 small synthetic apps deployed
+#           (bench/gencatalog.sh), on a cluster set up once
+# and prints min/median/max over ROUNDS of each ratio, in wall time and in
+# CPU time (user+sys of the measured processes, which the machine's load
+# disturbs far less). Load is printed too: wall numbers only mean
+# something next to it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-5}
+TMP=$(mktemp -d)
+trap 'for d in "$TMP"/data-*; do [ -d "$d/devcluster" ] && WILD_CENTRAL_DATA=$d "$TMP/wild" down >/dev/null 2>&1 || true; done; rm -rf "$TMP"' EXIT
+
+go build -o "$TMP/wild" ./cmd/wild
+go build -o "$TMP/floor" ./bench/floor
+"$TMP/wild" dev cluster build >/dev/null
+
+APPS="postgres mysql redis memcached hello ghost gitea listmonk vaultwarden immich nextcloud" # dependency order
+W=$TMP/wild
+# timed CMD prints "wall_ms cpu_ms" of CMD.
+# A failed command stops the benchmark: a fast failure is no measurement.
+timed() {
+  if ! /usr/bin/time -f '%e %U %S' -o "$TMP/time" "$@" >"$TMP/cmd.log" 2>&1; then
+    echo "failed: $*" >&2; tail -5 "$TMP/cmd.log" >&2; exit 1
+  fi
+  awk '{printf "%d %d\n", $1*1000, ($2+$3)*1000}' "$TMP/time"
+}
+median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
+med3() { for _ in 1 2 3; do timed "$@"; done | median; }
+add2() { echo "$1 $2" | awk '{print $1+$3, $2+$4}'; } # "w c" + "w c"
+
+fresh() { # $1 = name: a fresh cluster, instance and cache, made current
+  export WILD_CENTRAL_DATA=$TMP/data-$1 WILD_CACHE_DIR=$TMP/data-$1/cache
+  "$W" up --nodes 1 --real-node off >/dev/null 2>&1
+}
+addall() { for a in "$@"; do "$W" app add "$a" >/dev/null; done; }
+down() { "$W" down >/dev/null 2>&1; }
+
+echo "load before: $(uptime)" >&2
+# 100 synthetic apps, deployed once; list is read-only, so every round reuses them.
+bash bench/gencatalog.sh "$TMP/syn" 100 >/dev/null
+fresh big
+SYN=$(cd "$TMP/syn" && ls)
+WILD_DIRECTORY=$TMP/syn addall $SYN
+WILD_DIRECTORY=$TMP/syn "$W" app deploy $SYN --no-wait >/dev/null 2>&1
+BIG=$WILD_CENTRAL_DATA
+
+for r in $(seq 1 "$ROUNDS"); do
+  fresh a$r; addall $APPS
+  first=$(timed "$W" app deploy $APPS --no-wait)
+  noop=$(timed "$W" app deploy $APPS --no-wait)
+  list11=$(med3 "$W" app list)
+  status=$(med3 "$W" app status ghost)
+  down
+
+  fresh b$r; addall $APPS
+  pf="0 0"; pn="0 0"; worst=0
+  declare -A pfirst=()
+  for a in $APPS; do pfirst[$a]=$(timed "$W" app deploy "$a" --no-wait); pf=$(add2 "$pf" "${pfirst[$a]}"); done
+  for a in $APPS; do
+    t=$(timed "$W" app deploy "$a" --no-wait); pn=$(add2 "$pn" "$t")
+    worst=$(awk -v w="$worst" -v n="${t%% *}" -v f="${pfirst[$a]%% *}" 'BEGIN {r=n/f; print (r>w)?r:w}')
+  done
+  down
+
+  fresh c$r; addall $APPS
+  floor=$(timed "$TMP/floor" -instance "$WILD_CENTRAL_DATA/instances/dev" $APPS)
+  down
+
+  export WILD_CENTRAL_DATA=$BIG WILD_CACHE_DIR=$BIG/cache
+  list100=$(WILD_DIRECTORY=$TMP/syn med3 "$W" app list)
+
+  load=$(awk '{print $1}' /proc/loadavg)
+  echo "round $r (load $load), wall/cpu ms: first $first, no-op $noop, floor $floor; per process: first $pf, no-op $pn (worst app $worst); list11 $list11, status $status, list100 $list100" >&2
+  echo "$first $noop $floor $pf $pn $list11 $status $list100 $worst" | awk '{
+    fw=$1; fc=$2; nw=$3; nc=$4; flw=$5; flc=$6; pfw=$7; pfc=$8; pnw=$9; pnc=$10; lw=$11; lc=$12; sw=$13; sc=$14; bw=$15; bc=$16; w=$17
+    print nw/fw, pnw/pfw, w, lw/sw, bw, fw/flw, nc/fc, pnc/pfc, lc/sc, bc, fc/flc }' >> "$TMP/ratios"
+done
+
+echo "apps: 11 bundled (+100 synthetic for list100), rounds: $ROUNDS; load after: $(awk '{print $1, $2, $3}' /proc/loadavg)"
+stat() { # column, label, target
+  cut -d' ' -f"$1" "$TMP/ratios" | sort -g | awk -v l="$2" -v t="$3" '{a[NR]=$1} END {
+    m=a[int((NR+1)/2)]; printf "%-42s min %7.2f  median %7.2f  max %7.2f   target %s\n", l, a[1], m, a[NR], t }'
+}
+echo "wall time:"
+stat 1 "no-op / first (one process)" "<= 0.15"
+stat 2 "no-op / first (one process per app, sum)" "<= 0.25"
+stat 3 "no-op / first (one process per app, worst)" "(info)"
+stat 4 "app list (11 apps) / app status" "< 3"
+stat 5 "app list (100 apps), ms" "< 300"
+stat 6 "first deploy / client-go floor" "<= 1.2"
+echo "CPU time (user+sys):"
+stat 7 "no-op / first (one process)" "(info)"
+stat 8 "no-op / first (one process per app, sum)" "(info)"
+stat 9 "app list (11 apps) / app status" "(info)"
+stat 10 "app list (100 apps), ms" "(info)"
+stat 11 "first deploy / client-go floor" "(info)"
