@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wild-cloud/wild/internal/backup"
 	"github.com/wild-cloud/wild/internal/clustertest"
@@ -23,6 +24,8 @@ func TestBrowserBackups(t *testing.T) {
 	b.firstInstance()
 	b.run("add hello", chromedp.Navigate(b.base+"/i/home/add/hello"), chromedp.WaitVisible(chromedp.CSS(`form[data-api] button.primary`)))
 	b.within(4*time.Minute, "submit hello", chromedp.Click(chromedp.CSS(`form[data-api] button.primary`)), chromedp.WaitVisible(chromedp.CSS(`#deploy`)))
+	b.run("deploy hello", chromedp.Click(chromedp.CSS(`#deploy`)))
+	b.until("hello deployed", `document.querySelector('#state') && document.querySelector('#state').textContent === 'deployed' && !document.querySelector('#oplog').dataset.follow`)
 	b.run("backups page", chromedp.Click(chromedp.CSS(`#backups-link`)), chromedp.WaitVisible(chromedp.CSS(`#backup-now`)), chromedp.WaitVisible(chromedp.CSS(`#no-backups`)))
 	b.phone("backups empty")
 	b.clean("backups page")
@@ -76,15 +79,20 @@ func TestBrowserBackups(t *testing.T) {
 		t.Fatalf("saved schedule: %+v", s)
 	}
 	b.phone("backups")
-	b.shot("backups")
 	b.clean("schedule")
 
-	// A read token sees the backups and the schedule, and nothing to press.
+	b.restoreToGreen(id)
+
+	// A read token sees the backups, the standby and the schedule, and
+	// nothing to press.
 	b.asReader(func() {
 		b.run("read-only backups", chromedp.Navigate(b.base+"/i/home/apps/hello/backups"), chromedp.WaitVisible(chromedp.CSS(`#backups`)))
 		if got := eval[[]string](b, mutating); len(got) > 0 {
 			b.shot("failed-readonly-backups")
 			t.Fatalf("a read token sees actions on the backups page: %v", got)
+		}
+		if s := b.text(`#standby`); !strings.Contains(s, "hello-green") {
+			t.Fatalf("a read token's standby section: %q", s)
 		}
 		if v := b.js(`document.querySelector('#s-cron').value`); v != "0 3 * * *" {
 			t.Fatalf("a read token's schedule field: %q", v)
@@ -97,6 +105,61 @@ func TestBrowserBackups(t *testing.T) {
 		b.forgive("read-only backups", "403", 5)
 	})
 	b.clean("read-only backups")
+	b.switchAndCleanup()
+}
+
+// restoreToGreen restores backup id through the wizard: the standby
+// namespace and its preview host are shown, and the live side is untouched.
+func (b *browser) restoreToGreen(id string) {
+	b.t.Helper()
+	b.run("restore", chromedp.Click(chromedp.CSS(`details.restore summary`)), chromedp.Click(chromedp.CSS(`#restore-`+id)), chromedp.Sleep(time.Second))
+	if s := b.js(`(document.querySelector('#standby') ? 'standby ' : '') + document.querySelector('#oplog').textContent`); s != "" {
+		b.t.Fatal("the restore ran without its confirmation ticked")
+	}
+	b.run("confirm restore", chromedp.Click(chromedp.CSS(`#confirm-restore-`+id)), chromedp.Click(chromedp.CSS(`#restore-`+id)))
+	b.until("restored", `document.querySelector('#standby-status') && ['restored', 'failed'].includes(document.querySelector('#standby-status').textContent)`)
+	if s := b.text(`#standby-status`); s != "restored" {
+		b.t.Fatalf("restore to green: %s: %s", s, b.text(`#standby`))
+	}
+	if s := b.text(`#standby-ns`); s != "hello-green" {
+		b.t.Fatalf("standby namespace: %q", s)
+	}
+	if s := b.text(`#preview-hosts`); !strings.Contains(s, "hello-green.") {
+		b.t.Fatalf("standby preview hosts: %q", s)
+	}
+	kcl := clustertest.Client(b.t)
+	if _, err := kcl.AppsV1().Deployments("hello-green").Get(b.ctx, "hello", metav1.GetOptions{}); err != nil {
+		b.t.Fatalf("no standby deployment: %v", err)
+	}
+	if _, err := kcl.AppsV1().Deployments("hello").Get(b.ctx, "hello", metav1.GetOptions{}); err != nil {
+		b.t.Fatalf("the live deployment is gone after a restore: %v", err)
+	}
+	b.phone("restored")
+	b.shot("backups")
+	b.clean("restore")
+}
+
+// switchAndCleanup moves the hosts to green and removes blue, each after
+// its confirmation.
+func (b *browser) switchAndCleanup() {
+	b.t.Helper()
+	b.run("switch", chromedp.Navigate(b.base+"/i/home/apps/hello/backups"), chromedp.WaitVisible(chromedp.CSS(`#switch`)),
+		chromedp.Click(chromedp.CSS(`#confirm-switch`)), chromedp.Click(chromedp.CSS(`#switch`)))
+	b.until("switched", `document.querySelector('#active') && document.querySelector('#active').textContent.includes('green') && document.querySelector('#cleanup')`)
+	kcl := clustertest.Client(b.t)
+	ing, err := kcl.NetworkingV1().Ingresses("hello-green").List(b.ctx, metav1.ListOptions{})
+	if err != nil || len(ing.Items) == 0 || len(ing.Items[0].Spec.Rules) == 0 || ing.Items[0].Spec.Rules[0].Host != "hello.internal.cloud.example.com" {
+		b.t.Fatalf("after the switch green does not serve the live host: %v %+v", err, ing)
+	}
+	b.run("cleanup", chromedp.Click(chromedp.CSS(`#confirm-cleanup`)), chromedp.Click(chromedp.CSS(`#cleanup`)))
+	b.until("cleaned", `document.querySelector('#backups') && !document.querySelector('#standby') && document.querySelector('#backups tbody tr').textContent.includes('cleaned')`)
+	if _, err := kcl.AppsV1().Deployments("hello-green").Get(b.ctx, "hello", metav1.GetOptions{}); err != nil {
+		b.t.Fatalf("the active green deployment is gone after the cleanup: %v", err)
+	}
+	if ns, err := kcl.CoreV1().Namespaces().Get(b.ctx, "hello", metav1.GetOptions{}); err == nil && ns.DeletionTimestamp == nil {
+		b.t.Fatal("the cleanup left the retired namespace hello")
+	}
+	b.clean("switch and cleanup")
 }
 
 // firstInstance sets the admin password and creates instance home on the
