@@ -67,6 +67,9 @@ func TestBrowserBackups(t *testing.T) {
 	b.run("save schedule", chromedp.SetValue(chromedp.CSS(`#s-cron`), "0 3 * * *"), chromedp.SetValue(chromedp.CSS(`#s-keepLast`), "3"),
 		chromedp.Click(chromedp.CSS(`#save-schedule`)))
 	b.until("schedule saved", `document.querySelector('#s-cron') && document.querySelector('#s-cron').defaultValue === '0 3 * * *' && document.querySelector('#s-keepLast').defaultValue === '3'`)
+	if s := b.text(`#s-cron-next`); !strings.Contains(s, "03:00") {
+		t.Fatalf("the saved schedule's next runs: %q", s)
+	}
 	inst, err := instance.NewStore(b.data).Open("home")
 	if err != nil {
 		t.Fatal(err)

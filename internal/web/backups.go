@@ -2,11 +2,14 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
+	"time"
 
+	"github.com/wild-cloud/wild/internal/api"
 	"github.com/wild-cloud/wild/internal/backup"
 	"github.com/wild-cloud/wild/internal/backup/retention"
 	"github.com/wild-cloud/wild/internal/central"
@@ -21,6 +24,10 @@ type backupsData struct {
 	// cleaned up yet: the wizard's switch and cleanup steps act on it.
 	Standby  *backup.RecoveryPlan
 	Schedule backup.Schedule
+	// Next are the saved schedule's next runs, or CronErr why the
+	// scheduler cannot read it.
+	Next    []time.Time
+	CronErr string
 	// Default is backup.retention, which applies when the app has none.
 	Default retention.Policy
 	// Counts are the retention fields of the form, from the app's own
@@ -72,6 +79,7 @@ func (u *UI) backups(w http.ResponseWriter, r *http.Request, p page) {
 	u.configValue(r, p.Inst, "backup.apps."+app, &d.Schedule)
 	u.configValue(r, p.Inst, "backup.retention", &d.Default)
 	d.Counts = countsOf(d.Schedule.Retention)
+	d.Next, d.CronErr = u.nextRuns(r, d.Schedule.Cron)
 	var ops struct{ Operations []central.RunInfo }
 	_ = u.api.Get(r.Context(), r, "/operations?instance="+url.QueryEscape(p.Inst)+"&app="+url.QueryEscape(app), &ops)
 	sort.Slice(ops.Operations, func(i, j int) bool { return ops.Operations[i].StartedAt.After(ops.Operations[j].StartedAt) })
@@ -97,6 +105,20 @@ func (u *UI) backups(w http.ResponseWriter, r *http.Request, p page) {
 	}
 	p.Title, p.Data = "Backups of "+app, d
 	u.render(w, "backups", p)
+}
+
+// nextRuns asks the daemon's scheduler what a saved schedule means.
+func (u *UI) nextRuns(r *http.Request, cron string) ([]time.Time, string) {
+	if cron == "" {
+		return nil, ""
+	}
+	var out struct{ Next []time.Time }
+	err := u.api.Get(r.Context(), r, "/backup/schedule-check?schedule="+url.QueryEscape(cron), &out)
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return nil, ae.Body.Message
+	}
+	return out.Next, ""
 }
 
 // configValue reads a config.yaml key into v; a missing key leaves v.
