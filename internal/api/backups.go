@@ -11,6 +11,7 @@ import (
 	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // BackupOpener is the repository the daemon's backups use.
@@ -51,6 +52,16 @@ type plansOut struct {
 }
 
 type planOut struct{ Body *backup.RecoveryPlan }
+
+type scheduleCheckIn struct {
+	Schedule string `query:"schedule" minLength:"1" maxLength:"128" doc:"A cron schedule, e.g. 0 3 * * * or @daily."`
+}
+
+type scheduleCheckOut struct {
+	Body struct {
+		Next []time.Time `json:"next" doc:"The next three runs, in UTC."`
+	}
+}
 
 // backupEnv is the backup operations' environment for one call.
 func backupEnv(inst *instance.Instance, obs event.Observer) backup.Env {
@@ -117,6 +128,16 @@ func (s *Server) backupRoutes() {
 		}
 		out.Body.Active, err = backup.ReadActive(inst, in.App)
 		return out, err
+	})
+	register(s, op{id: "check-backup-schedule", method: http.MethodGet, path: "/backup/schedule-check", scope: auth.Read, tags: tags,
+		summary: "Check a backup schedule the way wild serve's scheduler reads it, and show its next runs"}, func(ctx context.Context, in *scheduleCheckIn) (*scheduleCheckOut, error) {
+		out := &scheduleCheckOut{}
+		next, err := central.NextRuns(in.Schedule, time.Now().UTC(), 3)
+		if err != nil {
+			return nil, &problem.Error{Code: problem.Invalid, Err: err}
+		}
+		out.Body.Next = next
+		return out, nil
 	})
 	register(s, op{id: "get-backup", method: http.MethodGet, path: "/instances/{instance}/apps/{app}/backup/{id}", scope: auth.Read, tags: tags,
 		summary: "One backup's recovery plan: strategies, phases, standby"}, func(ctx context.Context, in *planIn) (*planOut, error) {

@@ -125,3 +125,18 @@ func (s *Scheduler) start(ctx context.Context, key string) bool {
 	s.Log.Info("scheduled job started", "job", key)
 	return true
 }
+
+// NextRuns checks spec as the Scheduler reads it and returns its next n
+// times after from, so a form can show what a schedule means.
+func NextRuns(spec string, from time.Time, n int) ([]time.Time, error) {
+	s, err := ParseCron(spec)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Time, 0, n)
+	for t := from; len(out) < n; {
+		t = s.Next(t)
+		out = append(out, t)
+	}
+	return out, nil
+}

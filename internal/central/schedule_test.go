@@ -78,3 +78,18 @@ func TestParseCronSaysHowToWriteOne(t *testing.T) {
 		t.Fatalf("error %v does not teach the format", err)
 	}
 }
+
+func TestNextRuns(t *testing.T) {
+	from := time.Date(2026, 3, 8, 23, 15, 0, 0, time.UTC)
+	got, err := NextRuns("0 3 * * *", from, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{time.Date(2026, 3, 9, 3, 0, 0, 0, time.UTC), time.Date(2026, 3, 10, 3, 0, 0, 0, time.UTC)}
+	if !slices.Equal(got, want) {
+		t.Fatalf("next runs: %v, want %v", got, want)
+	}
+	if _, err := NextRuns("61 3 * * *", from, 1); err == nil || !strings.Contains(err.Error(), "five fields") {
+		t.Fatalf("a bad minute: %v", err)
+	}
+}

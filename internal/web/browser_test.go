@@ -635,9 +635,12 @@ func (b *browser) rollback() {
 	b.clean("rollback")
 }
 
-// readOnly browses as a read token: no button that would be refused, and
-// the API refuses the calls anyway.
-func (b *browser) readOnly() {
+// mutating lists the page's actions outside disabled fieldsets and the
+// search form: what a read token must not see.
+const mutating = `[...document.querySelectorAll('main button, main a.button, main form[data-api], main form[data-config], main form[data-schedule]')].filter(e => !e.closest('[disabled], form[role=search]')).map(e => e.id || e.textContent.trim())`
+
+// asReader runs steps signed in with a new read token.
+func (b *browser) asReader(steps func()) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
@@ -647,8 +650,23 @@ func (b *browser) readOnly() {
 	}
 	b.headers(network.Headers{"Authorization": "Bearer " + tok})
 	defer b.headers(network.Headers{})
-	mutating := `[...document.querySelectorAll('main button, main a.button, main form[data-api], main form[data-config]')].filter(e => !e.closest('[disabled], form[role=search]')).map(e => e.id || e.textContent.trim())`
-	for _, pg := range []string{"/i/home", "/i/home/catalog", "/i/home/apps/vaultwarden", "/i/home/apps/vaultwarden/update", "/i/home/apps/vaultwarden/delete", "/i/home/settings", "/i/home/add/listmonk"} {
+	steps()
+}
+
+// readOnly browses as a read token: no button that would be refused, and
+// the API refuses the calls anyway.
+func (b *browser) readOnly() {
+	b.t.Helper()
+	b.asReader(b.readOnlyPages)
+	if c := b.config(); strings.Contains(c, "evil.example.com") {
+		b.t.Fatal("a read token changed the settings")
+	}
+	b.clean("read-only")
+}
+
+func (b *browser) readOnlyPages() {
+	b.t.Helper()
+	for _, pg := range []string{"/i/home", "/i/home/catalog", "/i/home/apps/vaultwarden", "/i/home/apps/vaultwarden/update", "/i/home/apps/vaultwarden/delete", "/i/home/apps/vaultwarden/backups", "/i/home/settings", "/i/home/add/listmonk"} {
 		b.run("read-only "+pg, chromedp.Navigate(b.base+pg), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
 		if got := eval[[]string](b, mutating); len(got) > 0 {
 			b.shot("failed-readonly")
@@ -670,10 +688,6 @@ func (b *browser) readOnly() {
 		}
 	}
 	b.forgive("read-only", "403", 5)
-	if c := b.config(); strings.Contains(c, "evil.example.com") {
-		b.t.Fatal("a read token changed the settings")
-	}
-	b.clean("read-only")
 }
 
 func (b *browser) headers(h network.Headers) {

@@ -21,3 +21,11 @@ func TestSideBySide(t *testing.T) {
 		t.Fatalf("sideBySide:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 3 << 30: "3.0 GiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

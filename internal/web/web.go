@@ -41,7 +41,7 @@ type UI struct {
 // New builds the UI on the API server s; it fits daemon.Options.UI.
 func New(s *api.Server) http.Handler {
 	u := &UI{api: s, pages: map[string]*template.Template{}}
-	funcs := template.FuncMap{"attention": needsAttention, "join": strings.Join, "path": url.PathEscape}
+	funcs := template.FuncMap{"attention": needsAttention, "join": strings.Join, "path": url.PathEscape, "bytes": humanBytes}
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/fields.html"))
 	names, _ := fs.Glob(templateFS, "templates/*.html")
 	for _, n := range names {
@@ -63,6 +63,7 @@ func New(s *api.Server) http.Handler {
 	mux.HandleFunc("GET /i/{inst}/apps/{app}", u.signedIn(u.app))
 	mux.HandleFunc("GET /i/{inst}/apps/{app}/update", u.signedIn(u.update))
 	mux.HandleFunc("GET /i/{inst}/apps/{app}/delete", u.signedIn(u.remove))
+	mux.HandleFunc("GET /i/{inst}/apps/{app}/backups", u.signedIn(u.backups))
 	mux.HandleFunc("GET /i/{inst}/settings", u.signedIn(u.settings))
 	mux.HandleFunc("GET /i/{inst}/ops/{id}", u.signedIn(u.op))
 	return headers(mux)

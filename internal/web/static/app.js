@@ -99,6 +99,7 @@ function validate(form) {
     let msg = "";
     if (input.dataset.type === "integer" && v !== "" && !/^-?\d+$/.test(v)) { msg = "must be a whole number"; }
     if (input.dataset.type === "number" && v !== "" && isNaN(Number(v))) { msg = "must be a number"; }
+    if (!msg && input.min !== "" && v !== "" && Number(v) < Number(input.min)) { msg = "must be " + input.min + " or more"; }
     fieldError(input, msg);
     if (msg) { if (ok) { input.focus(); } ok = false; }
   }
@@ -212,10 +213,45 @@ async function submitConfig(form) {
   }
 }
 
+// submitSchedule checks the cron with the daemon's own parser, showing
+// the error beside the field or the next runs, then writes the app's
+// backup.apps.APP.schedule and .retention keys through the config API.
+async function submitSchedule(form) {
+  const box = form.querySelector(".problem");
+  box.hidden = true;
+  if (!validate(form)) { return; }
+  const cron = form.elements.schedule;
+  const spec = cron.value.trim();
+  fieldError(cron, "");
+  document.getElementById(cron.id + "-next").textContent = "";
+  try {
+    if (spec !== "") {
+      const check = await call("GET", "/api/v1/backup/schedule-check?schedule=" + encodeURIComponent(spec)).catch(function (err) {
+        fieldError(cron, err.message || "not a schedule");
+        cron.focus();
+        return null;
+      });
+      if (!check) { return; }
+      document.getElementById(cron.id + "-next").textContent = "Next runs (UTC): " + check.next.join(", ");
+    }
+    const keep = {};
+    for (const el of form.querySelectorAll("[name^='retention.']")) {
+      if (el.value.trim() !== "") { keep[el.name.slice(10)] = Number(el.value); }
+    }
+    // JSON is YAML: the cron stays a string, the counts numbers.
+    await call("PUT", form.dataset.schedule, { path: form.dataset.prefix + "schedule", value: JSON.stringify(spec) });
+    await call("PUT", form.dataset.schedule, { path: form.dataset.prefix + "retention", value: JSON.stringify(keep) });
+    then(form);
+  } catch (err) {
+    showProblem(box, err);
+  }
+}
+
 document.addEventListener("submit", function (ev) {
   const form = ev.target;
   if (form.dataset.api) { ev.preventDefault(); submitApi(form); }
   if (form.dataset.config) { ev.preventDefault(); submitConfig(form); }
+  if (form.dataset.schedule) { ev.preventDefault(); submitSchedule(form); }
 });
 
 document.addEventListener("click", async function (ev) {
@@ -261,7 +297,8 @@ document.addEventListener("DOMContentLoaded", function () {
   for (const pre of document.querySelectorAll("pre[data-follow]")) {
     follow(pre.dataset.follow, pre).then(function (status) {
       // On the app page, a finished operation changes what the page shows.
-      if (document.getElementById("state") && status === "succeeded") { location.reload(); }
+      // The backups page shows a failure's mark on the plan as well.
+      if ((document.getElementById("state") && status === "succeeded") || pre.dataset.reload === "any") { location.reload(); }
     });
   }
 });
