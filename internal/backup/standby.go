@@ -88,11 +88,17 @@ func (r *renames) patchPodSpec(o *unstructured.Unstructured, p []string) {
 }
 
 func (r *renames) patchIngress(o *unstructured.Unstructured) {
+	rewriteIngressHosts(o, func(h string) string { return r.host(h) })
+}
+
+// rewriteIngressHosts maps every host of an Ingress, in its rules and its
+// TLS entries alike, so a certificate never names a host the rules left.
+func rewriteIngressHosts(o *unstructured.Unstructured, to func(string) string) {
 	rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
 	for _, rule := range rules {
 		rm, _ := rule.(map[string]any)
 		if h, ok := rm["host"].(string); ok {
-			rm["host"] = r.host(h)
+			rm["host"] = to(h)
 		}
 	}
 	_ = unstructured.SetNestedSlice(o.Object, rules, "spec", "rules")
@@ -102,7 +108,7 @@ func (r *renames) patchIngress(o *unstructured.Unstructured) {
 		hosts, _ := tm["hosts"].([]any)
 		for i, h := range hosts {
 			if s, ok := h.(string); ok {
-				hosts[i] = r.host(s)
+				hosts[i] = to(s)
 			}
 		}
 	}

@@ -159,27 +159,12 @@ func servesAny(ing *networkingv1.Ingress, hosts map[string]string) bool {
 
 // mapIngressHosts rewrites an Ingress's hosts through m.
 func (r *renames) mapIngressHosts(o *unstructured.Unstructured, m map[string]string) {
-	rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
-	for _, rule := range rules {
-		rm, _ := rule.(map[string]any)
-		if h, ok := rm["host"].(string); ok && m[h] != "" {
-			rm["host"] = m[h]
+	rewriteIngressHosts(o, func(h string) string {
+		if to := m[h]; to != "" {
+			return to
 		}
-	}
-	_ = unstructured.SetNestedSlice(o.Object, rules, "spec", "rules")
-	tls, _, _ := unstructured.NestedSlice(o.Object, "spec", "tls")
-	for _, t := range tls {
-		tm, _ := t.(map[string]any)
-		hosts, _ := tm["hosts"].([]any)
-		for i, h := range hosts {
-			if s, ok := h.(string); ok && m[s] != "" {
-				hosts[i] = m[s]
-			}
-		}
-	}
-	if len(tls) > 0 {
-		_ = unstructured.SetNestedSlice(o.Object, tls, "spec", "tls")
-	}
+		return h
+	})
 }
 
 // saveStandbyObjects rewrites the standby's compiled objects in the plan
