@@ -509,6 +509,17 @@ func TestVolumeRoundTrip(t *testing.T) {
 	if key := strings.TrimSpace(f.wild("backup", "key", "export")); key != fmt.Sprint(pw) || len(key) < 40 {
 		t.Errorf("wild backup key export printed %d chars, not the stored password", len(key))
 	}
+	// An update takes this same backup first, under the lock it holds.
+	unlock, err := f.inst.LockApp("postgres")
+	must(t, err)
+	id, err := backup.BeforeUpdate(f.env)(bg, "postgres")
+	unlock()
+	if err != nil || id == "" {
+		t.Fatalf("the backup before an update: id %q, %v", id, err)
+	}
+	if p, err := backup.LoadPlan(f.inst, "postgres", id); err != nil || p.Status != backup.StatusBackedUp || strategyNames(p.Strategies) != "config,volume" {
+		t.Fatalf("the pre-update backup's plan: %+v %v", p, err)
+	}
 	f.sql("postgres", `echo later > `+dir+`/after; echo ok`)
 
 	rr, err := (&backup.Restore{Env: f.env, App: "postgres"}).Run(bg)
