@@ -296,10 +296,10 @@ func Restart(t testing.TB) {
 	if err := devcluster.Down(c.Dir); err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	// Another package's cluster may take the real node while this one is
+	// down; then up waits for it, as Main does.
 	var err error
-	if cluster, err = devcluster.Up(ctx, upOpts); err != nil {
+	if cluster, err = upWaitingForNode(upOpts); err != nil {
 		t.Fatalf("up again: %v", err)
 	}
 }
