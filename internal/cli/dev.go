@@ -48,7 +48,7 @@ func devClusterBuildCmd(g *Globals) *cobra.Command {
 	var binDir string
 	cmd := &cobra.Command{
 		Use:   "build",
-		Short: "Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (reused when up to date)",
+		Short: "Build the control plane and node components (one multi-call binary), CoreDNS and kwok (reused when up to date)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := devcluster.Build(cmd.Context(), devcluster.BuildOptions{BinDir: binDir, Progress: g.ErrOut})

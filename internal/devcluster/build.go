@@ -32,12 +32,19 @@ const BuildCommand = "go run ./cmd/wild dev cluster build"
 // control-plane module needs.
 const kwokPackage = "sigs.k8s.io/kwok/cmd/kwok@v0.7.0"
 
-// moduleBinaries are the mains of the devcluster module; Binaries adds
-// CoreDNS (a module of its own under devcluster/coredns) and kwok.
+// multiCall is the one binary that holds every component of the devcluster
+// module: one link instead of six on a cold build, and one copy of their
+// shared code in memory. It picks the component by the name it is called
+// by, so the bin dir links each component's name to it.
+const multiCall = "devcluster"
+
+// moduleBinaries are the components linked to multiCall; Binaries adds
+// CoreDNS (a module of its own under devcluster/coredns) and kwok, which
+// pin Kubernetes versions of their own.
 var moduleBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"}
 
 // Binaries lists every executable the cluster needs in its bin dir.
-var Binaries = append(append([]string{}, moduleBinaries...), "pause", "smoke", "coredns", "kwok")
+var Binaries = append(append([]string{multiCall}, moduleBinaries...), "pause", "smoke", "coredns", "kwok")
 
 const (
 	moduleDirName = "devcluster"
@@ -105,15 +112,18 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 	_ = os.Remove(filepath.Join(binDir, stampFile))
 
 	start := time.Now()
-	fmt.Fprintf(progress, "building %s from %s into %s (a cold build takes about 5 minutes on 2 cores)\n",
-		strings.Join(moduleBinaries, ", "), src, binDir)
+	fmt.Fprintf(progress, "building %s (%s in one binary) from %s into %s (a cold build takes about 5 minutes on 2 cores)\n",
+		multiCall, strings.Join(moduleBinaries, ", "), src, binDir)
 	ldflags, err := versionLDFlags(ctx, src)
 	if err != nil {
 		return "", err
 	}
 	out := binDir + string(os.PathSeparator)
-	if err := runGo(ctx, progress, src, nil, "build", "-v", "-ldflags", ldflags, "-o", out, "./cmd/..."); err != nil {
+	if err := runGo(ctx, progress, src, nil, "build", "-v", "-ldflags", ldflags, "-o", filepath.Join(binDir, multiCall), "./cmd/"+multiCall); err != nil {
 		return "", fmt.Errorf("build control plane: %w", err)
+	}
+	if err := linkComponents(binDir); err != nil {
+		return "", err
 	}
 	// The programs that go into images must be static: an image holds
 	// nothing else, no libc.
@@ -133,6 +143,25 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 	}
 	fmt.Fprintf(progress, "built control plane binaries in %s\n", time.Since(start).Round(time.Second))
 	return binDir, nil
+}
+
+// linkComponents points each component's name in binDir at the
+// multi-call binary. A relative link keeps the bin dir movable; renaming a
+// fresh link over the name replaces a separate binary left by an older
+// build in one step.
+func linkComponents(binDir string) error {
+	for _, name := range moduleBinaries {
+		tmp := filepath.Join(binDir, "."+name+".tmp")
+		_ = os.Remove(tmp)
+		if err := os.Symlink(multiCall, tmp); err != nil {
+			return fmt.Errorf("link %s to %s: %w", name, multiCall, err)
+		}
+		if err := os.Rename(tmp, filepath.Join(binDir, name)); err != nil {
+			_ = os.Remove(tmp)
+			return fmt.Errorf("link %s to %s: %w", name, multiCall, err)
+		}
+	}
+	return nil
 }
 
 // versionLDFlags stamps the Kubernetes version the module pins into the
@@ -245,6 +274,9 @@ func buildStamp(ctx context.Context, src string) (string, error) {
 		return "", fmt.Errorf("the dev cluster is built with Go, and `go env GOVERSION` failed: %w", err)
 	}
 	fmt.Fprintf(h, "go=%s kwok=%s os=%s arch=%s\n", strings.TrimSpace(string(out)), kwokPackage, runtime.GOOS, runtime.GOARCH)
+	// The bin dir's layout is part of what a build produces: a dir built
+	// with another layout is not current even when the sources match.
+	fmt.Fprintf(h, "layout=%s:%s\n", multiCall, strings.Join(moduleBinaries, ","))
 	var files []string
 	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -1,4 +1,3 @@
-// A minimal single-member etcd for the local control plane.
 package main
 
 import (
@@ -12,22 +11,30 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
-func main() {
-	dataDir := flag.String("data-dir", "etcd-data", "where etcd keeps its data")
-	client := flag.String("listen-client-urls", "http://127.0.0.1:2379", "client URL")
-	peer := flag.String("listen-peer-urls", "http://127.0.0.1:2380", "peer URL")
-	flag.Parse()
+// runEtcd runs a minimal single-member etcd for the local control plane.
+// Its flags live in their own set: the Kubernetes packages linked into the
+// same binary register global flags at init.
+func runEtcd() int {
+	fs := flag.NewFlagSet("etcd", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "etcd-data", "where etcd keeps its data")
+	client := fs.String("listen-client-urls", "http://127.0.0.1:2379", "client URL")
+	peer := fs.String("listen-peer-urls", "http://127.0.0.1:2380", "peer URL")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return 2
+	}
 
 	cfg := embed.NewConfig()
 	cfg.Dir = *dataDir
 	cfg.LogLevel = "warn"
 	cu, err := url.Parse(*client)
 	if err != nil {
-		log.Fatalf("bad client url: %v", err)
+		log.Printf("bad client url: %v", err)
+		return 2
 	}
 	pu, err := url.Parse(*peer)
 	if err != nil {
-		log.Fatalf("bad peer url: %v", err)
+		log.Printf("bad peer url: %v", err)
+		return 2
 	}
 	cfg.ListenClientUrls = []url.URL{*cu}
 	cfg.AdvertiseClientUrls = []url.URL{*cu}
@@ -41,7 +48,8 @@ func main() {
 
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		log.Fatalf("etcd: %v", err)
+		log.Printf("etcd: %v", err)
+		return 1
 	}
 	<-e.Server.ReadyNotify()
 	log.Printf("etcd ready on %s", cu)
@@ -54,4 +62,5 @@ func main() {
 		log.Printf("etcd error: %v", err)
 	}
 	e.Close()
+	return 0
 }
