@@ -137,7 +137,7 @@ func (v *Verify) drill(ctx context.Context, op *operation.Op, r *Restore, a *App
 	}
 	op.Step("check data")
 	checkStart := time.Now()
-	if rec.Checked, err = checkTables(ctx, a, plan); err != nil {
+	if rec.Checked, err = checkData(ctx, a, plan, in); err != nil {
 		return err
 	}
 	checking := time.Since(checkStart)
@@ -150,12 +150,21 @@ func (v *Verify) drill(ctx context.Context, op *operation.Op, r *Restore, a *App
 	return nil
 }
 
-// checkTables compares every restored database with the counts and
-// checksums its backup recorded.
-func checkTables(ctx context.Context, a *App, plan *RecoveryPlan) ([]string, error) {
+// checkData compares every restored database with the counts and
+// checksums its backup recorded, and every restored volume's files with
+// the archive the snapshot holds.
+func checkData(ctx context.Context, a *App, plan *RecoveryPlan, in Reader) ([]string, error) {
 	var checked, bad []string
 	for i := range plan.Strategies {
 		e := &plan.Strategies[i]
+		if e.Name == "volume" {
+			c, b, err := checkVolumes(ctx, a, e, in)
+			if err != nil {
+				return checked, err
+			}
+			checked, bad = append(checked, c...), append(bad, b...)
+			continue
+		}
 		s, ok := dbFor(e)
 		if !ok {
 			continue
@@ -173,7 +182,7 @@ func checkTables(ctx context.Context, a *App, plan *RecoveryPlan) ([]string, err
 				want[t] = val
 			}
 		}
-		bad = append(bad, diffTables(e.Params["dbName"], want, got)...)
+		bad = append(bad, diffSums(e.Params["dbName"], want, got)...)
 		checked = append(checked, fmt.Sprintf("%s %s: %d tables", e.Name, e.Params["dbName"], len(want)))
 	}
 	if len(bad) > 0 {
@@ -182,8 +191,25 @@ func checkTables(ctx context.Context, a *App, plan *RecoveryPlan) ([]string, err
 	return checked, nil
 }
 
-// diffTables lists the tables whose "COUNT SUM" differ, sorted.
-func diffTables(db string, want, got map[string]string) []string {
+// checkVolumes compares each restored claim's files with the archive.
+func checkVolumes(ctx context.Context, a *App, e *StrategyEntry, in Reader) (checked, bad []string, err error) {
+	for pvc, target := range e.Restore {
+		want, err := archivedSums(ctx, in, pvc)
+		if err != nil {
+			return checked, bad, err
+		}
+		got, err := restoredSums(ctx, a, target)
+		if err != nil {
+			return checked, bad, err
+		}
+		bad = append(bad, diffSums(target, want, got)...)
+		checked = append(checked, fmt.Sprintf("volume %s: %d files", pvc, len(want)))
+	}
+	return checked, bad, nil
+}
+
+// diffSums lists the tables or files whose sums differ, sorted.
+func diffSums(where string, want, got map[string]string) []string {
 	names := map[string]bool{}
 	for t := range want {
 		names[t] = true
@@ -194,7 +220,7 @@ func diffTables(db string, want, got map[string]string) []string {
 	var bad []string
 	for t := range names {
 		if want[t] != got[t] {
-			bad = append(bad, fmt.Sprintf("%s.%s: backup had %q, restore has %q", db, t, orName(want[t], "no table"), orName(got[t], "no table")))
+			bad = append(bad, fmt.Sprintf("%s: %s: backup had %q, restore has %q", where, t, orName(want[t], "nothing"), orName(got[t], "nothing")))
 		}
 	}
 	sort.Strings(bad)

@@ -37,6 +37,7 @@ func testDrill(t *testing.T, k dbKind) {
 	if err != nil {
 		t.Fatalf("drill of a good backup: %v", err)
 	}
+	t.Logf("drill: %+v", v.Verification)
 	if !v.Passed || v.Backup != res.ID || v.RTOSeconds <= 0 || v.RPOSeconds < 0 || len(v.Checked) == 0 {
 		t.Errorf("drill result %+v", v.Verification)
 	}
@@ -122,3 +123,37 @@ func checkDrillGone(t *testing.T, f *fixture, k dbKind, live string) {
 func TestPostgresDrill(t *testing.T) { testDrill(t, pgKind) }
 
 func TestMariaDBDrill(t *testing.T) { testDrill(t, myKind) }
+
+// TestVolumeDrill drills the postgres app's own backup: its volume comes
+// back in postgres-pvc-verify with the archive's files, postgres starts on
+// it, and the whole throwaway side is then gone.
+func TestVolumeDrill(t *testing.T) {
+	f := newFixture(t, "postgres", "postgres", "")
+	t.Cleanup(func() { _, _ = f.kube.DeleteNamespace(bg, "postgres-verify", 0) })
+	f.sql("postgres", `set -e; mkdir -p /var/lib/postgresql/data/drill; head -c 200000 /dev/urandom > /var/lib/postgresql/data/drill/f; echo ok`)
+	if _, err := (&backup.Backup{Env: f.env, App: "postgres"}).Run(bg); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	v, err := (&backup.Verify{Env: f.env, App: "postgres"}).Run(bg)
+	if err != nil {
+		t.Fatalf("drill: %v", err)
+	}
+	t.Logf("drill: %+v", v.Verification)
+	if !v.Passed || len(v.Checked) != 1 || !strings.HasPrefix(v.Checked[0], "volume postgres-pvc: ") || v.RTOSeconds <= 0 {
+		t.Errorf("drill result %+v", v.Verification)
+	}
+	cs := clustertest.Client(t)
+	if _, err := cs.CoreV1().Namespaces().Get(bg, "postgres-verify", metav1.GetOptions{}); err == nil {
+		t.Error("namespace postgres-verify is left")
+	}
+	pvcs, err := cs.CoreV1().PersistentVolumeClaims("").List(bg, metav1.ListOptions{})
+	must(t, err)
+	for _, p := range pvcs.Items {
+		if strings.HasSuffix(p.Name, "-verify") {
+			t.Errorf("claim %s/%s is left", p.Namespace, p.Name)
+		}
+	}
+	if got := f.sql("postgres", `wc -c < /var/lib/postgresql/data/drill/f`); got != "200000" {
+		t.Errorf("the live volume changed: %q", got)
+	}
+}
