@@ -130,7 +130,8 @@ func TestMariaDBDrill(t *testing.T) { testDrill(t, myKind) }
 func TestVolumeDrill(t *testing.T) {
 	f := newFixture(t, "postgres", "postgres", "")
 	t.Cleanup(func() { _, _ = f.kube.DeleteNamespace(bg, "postgres-verify", 0) })
-	f.sql("postgres", `set -e; mkdir -p /var/lib/postgresql/data/drill; head -c 200000 /dev/urandom > /var/lib/postgresql/data/drill/f; echo ok`)
+	const dir = "/var/lib/postgresql/data/drill"
+	sum := f.sql("postgres", `set -e; mkdir -p `+dir+`; cd `+dir+`; head -c 200000 /dev/urandom > f; sha256sum f 2>&1`)
 	if _, err := (&backup.Backup{Env: f.env, App: "postgres"}).Run(bg); err != nil {
 		t.Fatalf("backup: %v", err)
 	}
@@ -153,7 +154,7 @@ func TestVolumeDrill(t *testing.T) {
 			t.Errorf("claim %s/%s is left", p.Namespace, p.Name)
 		}
 	}
-	if got := f.sql("postgres", `wc -c < /var/lib/postgresql/data/drill/f`); got != "200000" {
+	if got := f.sql("postgres", `cd `+dir+` && sha256sum f`); got != sum {
 		t.Errorf("the live volume changed: %q", got)
 	}
 }
