@@ -97,6 +97,7 @@ func TestBackupsThroughTheDaemon(t *testing.T) {
 	if settled != 2 {
 		t.Fatalf("%d settled backups after pruning with keepLast 2: %+v", settled, list.Backups)
 	}
+	drillThroughTheDaemon(t, d, op, read, list.Backups[0].Timestamp)
 	pw := secretValue(t, filepath.Join(d.data, "instances", "home", "secrets.yaml"), "repositoryPassword")
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -123,4 +124,35 @@ func secretValue(t *testing.T, file, key string) string {
 	}
 	t.Fatalf("%s has no %s", file, key)
 	return ""
+}
+
+// drillThroughTheDaemon: POST verify runs a restore drill of the newest
+// backup, the list shows it as the last verified restore with its RPO and
+// RTO, and a verify schedule makes the daemon drill by itself.
+func drillThroughTheDaemon(t *testing.T, d *daemonT, op, read, newest string) {
+	t.Helper()
+	if r := d.do("POST", "/api/v1/instances/home/apps/hello/verify", read, map[string]any{}); r.status != 403 {
+		t.Fatalf("a read token started a drill: %d %s", r.status, r.body)
+	}
+	d.mustRun(op, d.do("POST", "/api/v1/instances/home/apps/hello/verify", op, map[string]any{}))
+	var list struct {
+		Backups      []backup.RecoveryPlan
+		LastVerified *backup.Verification
+	}
+	d.do("GET", "/api/v1/instances/home/apps/hello/backups", read, nil).json(t, &list)
+	if v := list.LastVerified; v == nil || !v.Passed || v.Backup != newest || v.RTOSeconds <= 0 || v.RPOSeconds < 0 {
+		t.Fatalf("last verified restore after a drill: %+v", v)
+	}
+	first := list.LastVerified.VerifiedAt
+	if r := d.do("PUT", "/api/v1/instances/home/config", op, map[string]string{"path": "backup.apps.hello.verify", "value": "@every 1s"}); r.status != 200 {
+		t.Fatalf("set the drill schedule: %d %s", r.status, r.body)
+	}
+	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
+		d.do("GET", "/api/v1/instances/home/apps/hello/backups", read, nil).json(t, &list)
+		if v := list.LastVerified; v != nil && v.VerifiedAt.After(first) {
+			d.do("PUT", "/api/v1/instances/home/config", op, map[string]string{"path": "backup.apps.hello.verify", "value": `""`})
+			return
+		}
+	}
+	t.Fatalf("the scheduler ran no drill in 2 minutes: %+v", list.LastVerified)
 }

@@ -32,6 +32,14 @@ type restoreIn struct {
 	}
 }
 
+type verifyIn struct {
+	AppIn
+	Body struct {
+		From           string `json:"from,omitempty" maxLength:"32" doc:"Backup id to drill; the newest completed one when empty."`
+		TimeoutSeconds int    `json:"timeoutSeconds,omitempty" minimum:"0" maximum:"3600"`
+	}
+}
+
 type pruneIn struct {
 	AppIn
 	Body struct {
@@ -48,6 +56,9 @@ type plansOut struct {
 	Body struct {
 		Backups []*backup.RecoveryPlan `json:"backups"`
 		Active  backup.Active          `json:"active"`
+		// LastVerified is the newest passed restore drill, with its RPO
+		// and measured RTO.
+		LastVerified *backup.Verification `json:"lastVerified,omitempty"`
 	}
 }
 
@@ -110,6 +121,13 @@ func (s *Server) backupRoutes() {
 				return result((&backup.Cleanup{Env: env, App: in.App}).Run)
 			})
 		})
+	register(s, post("verify-app", "/instances/{instance}/apps/{app}/verify", "Drill a restore into a throwaway side, check rows and checksums, probe readiness, remove it"),
+		func(ctx context.Context, in *verifyIn) (*accepted, error) {
+			return s.runBackupOp(ctx, &in.AppIn, "verify", func(env backup.Env) func(context.Context) (any, error) {
+				v := &backup.Verify{Env: env, App: in.App, From: in.Body.From, Timeout: time.Duration(in.Body.TimeoutSeconds) * time.Second}
+				return result(v.Run)
+			})
+		})
 	register(s, post("prune-backups", "/instances/{instance}/apps/{app}/backups/prune", "Delete the backups the retention policy drops"),
 		func(ctx context.Context, in *pruneIn) (*accepted, error) {
 			return s.runBackupOp(ctx, &in.AppIn, "prune", func(env backup.Env) func(context.Context) (any, error) {
@@ -126,6 +144,7 @@ func (s *Server) backupRoutes() {
 		if out.Body.Backups, err = (&backup.List{Env: backupEnv(inst, nil), App: in.App}).Run(ctx); err != nil {
 			return nil, err
 		}
+		out.Body.LastVerified = backup.LastVerified(out.Body.Backups)
 		out.Body.Active, err = backup.ReadActive(inst, in.App)
 		return out, err
 	})

@@ -93,6 +93,8 @@ func (b *Backup) run(ctx context.Context, op *operation.Op, res *BackupResult) e
 	if err != nil {
 		return failPlan(b.Env, plan, err)
 	}
+	op.Step("checksum tables")
+	recordTables(ctx, a, plan)
 	plan.Snapshot, plan.Status, plan.Owner = snap.ID, StatusBackedUp, nil
 	for i := range plan.Strategies {
 		plan.Strategies[i].Status = StatusBackedUp

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,10 @@ type dialect struct {
 	load string
 	// drop removes database $1.
 	drop string
+	// tables prints one line per table of database $1: "NAME COUNT SUM",
+	// computed by the server, so a restore drill compares what the
+	// restored database holds with what the backed-up one held.
+	tables string
 }
 
 const pgEnv = `export PGPASSWORD="$POSTGRES_PASSWORD" PGHOST=127.0.0.1 PGUSER="${POSTGRES_USER:-postgres}"; `
@@ -47,6 +52,15 @@ var postgres = dialect{
 		`-c "create database \"$2\" owner \"$3\""`,
 	load: pgEnv + `pg_restore -d "$2" --no-owner --role="$3" --exit-on-error`,
 	drop: pgEnv + `psql -d postgres -v ON_ERROR_STOP=1 -q -c "drop database if exists \"$1\" with (force)"`,
+	// Rows in their text form, sorted, so the sum does not depend on the
+	// physical order pg_restore wrote them in.
+	tables: pgEnv + `psql -d "$1" -v ON_ERROR_STOP=1 -At -F ' ' <<'EOF'
+select format('select %L, count(*), md5(coalesce(string_agg(x::text, %L order by x::text), %L)) from %I.%I x',
+  schemaname || '.' || tablename, ',', '', schemaname, tablename)
+from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1
+\gexec
+EOF
+`,
 }
 
 // The mysql image may be MySQL (mysqldump, mysql) or MariaDB
@@ -70,6 +84,14 @@ var mysql = dialect{
 		`my -N -B -e "select concat('grant all privileges on ` + bq("$2") + `.* to ', quote(User), '@', quote(Host), ';') from mysql.db where Db = '$1'" | my`,
 	load: myEnv + `my "$2"`,
 	drop: myEnv + `my -e "drop database if exists ` + bq("$1") + `"`,
+	// CHECKSUM TABLE reads every row; the drill restores into the same
+	// server, so the row format (which the sum depends on) is the same.
+	tables: myEnv + `for t in $(my -N -B -e "select table_name from information_schema.tables where table_schema = '$1' and table_type = 'BASE TABLE' order by 1"); do
+  n=$(my -N -B -e "select count(*) from ` + bq("$1") + `.` + bq("$t") + `") || exit 1
+  c=$(my -N -B -e "checksum table ` + bq("$1") + `.` + bq("$t") + `" | cut -f2) || exit 1
+  echo "$t $n $c"
+done
+`,
 }
 
 // dbName is what a database may be called here: it is spliced into SQL,
@@ -217,4 +239,73 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// tablePrefix marks a table's "COUNT SUM" in a database entry's Backup
+// map; tablesKey holds how many tables were recorded, so a backup with
+// none recorded is told from an empty database.
+const (
+	tablePrefix = "table:"
+	tablesKey   = "tables"
+)
+
+// tableSums asks the server for each table's row count and checksum in db.
+func (s *dbStrategy) tableSums(ctx context.Context, a *App, db string) (map[string]string, error) {
+	if !dbName.MatchString(db) {
+		return nil, fmt.Errorf("database %q is not a plain name", db)
+	}
+	px, err := serverPod(ctx, a, s.server)
+	if err != nil {
+		return nil, err
+	}
+	out, err := px.run(ctx, s.dialect.tables, db)
+	if err != nil {
+		return nil, fmt.Errorf("checksum the tables of %s: %w", db, err)
+	}
+	sums := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		n := len(f)
+		sums[strings.Join(f[:n-2], " ")] = f[n-2] + " " + f[n-1]
+	}
+	return sums, nil
+}
+
+// recordTables stores each database's per-table count and checksum in its
+// plan entry, right after the dump. Writes landing between the dump and
+// this query make a later drill report a difference: back up quiet apps,
+// or read such a report against the app's write rate.
+func recordTables(ctx context.Context, a *App, plan *RecoveryPlan) {
+	for i := range plan.Strategies {
+		e := &plan.Strategies[i]
+		s, ok := dbFor(e)
+		if !ok {
+			continue
+		}
+		sums, err := s.tableSums(ctx, a, e.Params["dbName"])
+		if err != nil {
+			a.warn("%s: the table checksums were not recorded, so a restore drill cannot check this backup: %v", e.Params["dbName"], err)
+			continue
+		}
+		e.Backup = map[string]string{tablesKey: strconv.Itoa(len(sums))}
+		for t, v := range sums {
+			e.Backup[tablePrefix+t] = v
+		}
+	}
+}
+
+// dbFor is the database strategy of a plan entry, if it is one.
+func dbFor(e *StrategyEntry) (*dbStrategy, bool) {
+	if e.Name != "postgres" && e.Name != "mysql" {
+		return nil, false
+	}
+	s, err := strategyFor(e)
+	if err != nil {
+		return nil, false
+	}
+	db, ok := s.(*dbStrategy)
+	return db, ok
 }

@@ -46,6 +46,8 @@ type RecoveryPlan struct {
 	Standby      *Side             `json:"standby,omitempty"`
 	Strategies   []StrategyEntry   `json:"strategies"`
 	Phases       map[string]*Phase `json:"phases"`
+	// Verification is the last restore drill of this backup.
+	Verification *Verification `json:"verification,omitempty"`
 	// Owner is the process running the plan, with a heartbeat; a plan
 	// whose owner stopped beating for LockTTL may be taken over.
 	Owner *Owner `json:"owner,omitempty"`

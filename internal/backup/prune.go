@@ -25,10 +25,12 @@ import (
 //	    gitea:
 //	      schedule: "0 3 * * *"       # cron, five fields; wild serve runs it
 //	      retention: {keepDaily: 14}  # replaces backup.retention for gitea
+//	      verify: "0 5 * * 0"         # cron: a restore drill (Verify) of the newest backup
 //
 // Without a retention, scheduled backups are never deleted.
 type Schedule struct {
 	Cron      string           `json:"schedule,omitempty"`
+	Verify    string           `json:"verify,omitempty"`
 	Retention retention.Policy `json:"retention,omitempty"`
 }
 

@@ -135,38 +135,49 @@ func (r *Restore) notRunning(p *RecoveryPlan) error {
 }
 
 func (r *Restore) restore(ctx context.Context, op *operation.Op, a *App, plan *RecoveryPlan, in Reader) error {
-	op.Step("namespace")
-	id, err := r.Instance.ID()
+	rn, id, err := r.restoreData(ctx, op, a, plan, in, func() error { return plan.Save(r.Instance) })
 	if err != nil {
 		return err
 	}
+	op.Step("deploy standby")
+	return r.deployStandby(ctx, a, plan, in, rn, id, true)
+}
+
+// restoreData creates a.Color's namespace and runs every strategy's
+// restore into it; save records each step (a drill passes one that
+// keeps its scratch copy of the plan off disk).
+func (r *Restore) restoreData(ctx context.Context, op *operation.Op, a *App, plan *RecoveryPlan, in Reader, save func() error) (*renames, string, error) {
+	op.Step("namespace")
+	id, err := r.Instance.ID()
+	if err != nil {
+		return nil, "", err
+	}
 	owner := kube.Owner{Instance: r.Instance.Name, InstanceID: id, App: a.standbyNamespace()}
 	if _, err := a.Kube.EnsureNamespace(ctx, a.standbyNamespace(), owner, false); err != nil {
-		return err
+		return nil, "", err
 	}
 	rn := &renames{namespace: a.standbyNamespace(), color: a.Color, databases: map[string]string{}, volumes: map[string]string{}}
 	for i := range plan.Strategies {
 		e := &plan.Strategies[i]
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, "", err
 		}
 		s, err := strategyFor(e)
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		op.Step("restore " + e.Name)
 		if err := s.Restore(ctx, a, in, e); err != nil {
-			return fmt.Errorf("restore %s: %w", e.Name, err)
+			return nil, "", fmt.Errorf("restore %s: %w", e.Name, err)
 		}
 		e.Status = StatusRestored
 		rn.add(e)
-		if err := plan.Save(r.Instance); err != nil {
-			return err
+		if err := save(); err != nil {
+			return nil, "", err
 		}
 		crashpoint.Hit("backup.restored-" + e.Name)
 	}
-	op.Step("deploy standby")
-	return r.deployStandby(ctx, a, plan, in, rn, id)
+	return rn, id, nil
 }
 
 func (rn *renames) add(e *StrategyEntry) {
@@ -203,16 +214,19 @@ func strategyFor(e *StrategyEntry) (Strategy, error) {
 
 // deployStandby writes the standby's compiled objects into the plan's
 // directory and applies them with the app's secrets (declared keys
-// renamed) in the standby namespace.
-func (r *Restore) deployStandby(ctx context.Context, a *App, plan *RecoveryPlan, in Reader, rn *renames, id string) error {
+// renamed) in the standby namespace. persist keeps the objects in the
+// plan's directory, for switch; a drill's throwaway side needs no record.
+func (r *Restore) deployStandby(ctx context.Context, a *App, plan *RecoveryPlan, in Reader, rn *renames, id string, persist bool) error {
 	objs, err := backedUpObjects(ctx, plan, in)
 	if err != nil {
 		return err
 	}
 	objs = standbyObjects(objs, rn)
 	plan.Standby.Hosts = rn.hosts
-	if err := saveStandbyObjects(r.Instance, plan, objs); err != nil {
-		return err
+	if persist {
+		if err := saveStandbyObjects(r.Instance, plan, objs); err != nil {
+			return err
+		}
 	}
 	inv := kube.Inventory{App: a.standbyNamespace(), InstanceID: id}
 	if err := r.standbySecrets(ctx, a, rn, inv); err != nil {

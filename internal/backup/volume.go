@@ -1,9 +1,14 @@
 package backup
 
 import (
+	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 
@@ -239,3 +244,61 @@ func (c *closeAlso) Close() error {
 	}
 	return err
 }
+
+// sumFiles is the sha256 of every regular file in a claim, by path
+// relative to its root.
+const sumFiles = `cd /data && find . -type f -exec sha256sum {} +`
+
+// restoredSums asks a helper pod on claim for its files' checksums.
+func restoredSums(ctx context.Context, a *App, claim string) (map[string]string, error) {
+	px, stop, err := helperPod(ctx, a, a.standbyNamespace(), claim, true)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	out, err := px.run(ctx, sumFiles)
+	if err != nil {
+		return nil, fmt.Errorf("checksum the files of %s: %w", claim, err)
+	}
+	sums := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if sum, name, ok := strings.Cut(line, "  "); ok {
+			sums[cleanPath(name)] = sum
+		}
+	}
+	return sums, nil
+}
+
+// archivedSums reads the claim's tar from the snapshot and checksums its
+// regular files, as the drill's reference for what a restore must hold.
+func archivedSums(ctx context.Context, in Reader, pvc string) (map[string]string, error) {
+	r, err := in(ctx, volumeFile(pvc))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	tr := tar.NewReader(r)
+	sums := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return sums, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the archive of %s: %w", pvc, err)
+		}
+		if h.Typeflag == tar.TypeLink {
+			sums[cleanPath(h.Name)] = sums[cleanPath(h.Linkname)]
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		hs := sha256.New()
+		if _, err := io.Copy(hs, tr); err != nil {
+			return nil, fmt.Errorf("read the archive of %s: %w", pvc, err)
+		}
+		sums[cleanPath(h.Name)] = hex.EncodeToString(hs.Sum(nil))
+	}
+}
+
+func cleanPath(p string) string { return strings.TrimPrefix(path.Clean("/"+p), "/") }

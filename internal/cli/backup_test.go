@@ -20,6 +20,9 @@ func TestBackupCommandsBadInput(t *testing.T) {
 		{"app", "restore", "UPPER"},
 		{"app", "switch", "gitea"},
 		{"app", "cleanup", "gitea"},
+		{"app", "verify", "../etc"},
+		{"app", "verify", "gitea"}, // not added
+		{"app", "verify", "gitea", "--from", "../../x"},
 		{"backup", "key", "export"},
 		{"backup", "prune", "../etc"},
 		{"backup", "prune", "UPPER"},
