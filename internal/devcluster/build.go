@@ -112,7 +112,7 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 	_ = os.Remove(filepath.Join(binDir, stampFile))
 
 	start := time.Now()
-	fmt.Fprintf(progress, "building %s (%s in one binary) from %s into %s (a cold build takes about 5 minutes on 2 cores)\n",
+	fmt.Fprintf(progress, "building %s (%s in one binary) from %s into %s (a cold build needs about 20 minutes of CPU: 10 or more on 2 cores; later builds only relink)\n",
 		multiCall, strings.Join(moduleBinaries, ", "), src, binDir)
 	ldflags, err := versionLDFlags(ctx, src)
 	if err != nil {
