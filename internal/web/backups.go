@@ -22,8 +22,10 @@ type backupsData struct {
 	Active backup.Active
 	// Standby is the newest plan a restore went to and that is not
 	// cleaned up yet: the wizard's switch and cleanup steps act on it.
-	Standby  *backup.RecoveryPlan
-	Schedule backup.Schedule
+	Standby *backup.RecoveryPlan
+	// LastVerified is the newest passed restore drill.
+	LastVerified *backup.Verification
+	Schedule     backup.Schedule
 	// Next are the saved schedule's next runs, or CronErr why the
 	// scheduler cannot read it.
 	Next    []time.Time
@@ -57,7 +59,7 @@ type planRow struct {
 }
 
 // backupActions are the operations the backups page shows.
-var backupActions = map[string]bool{"backup": true, "restore": true, "switch": true, "cleanup": true, "prune": true}
+var backupActions = map[string]bool{"backup": true, "restore": true, "switch": true, "cleanup": true, "prune": true, "verify": true}
 
 func (u *UI) backups(w http.ResponseWriter, r *http.Request, p page) {
 	app := r.PathValue("app")
@@ -68,14 +70,15 @@ func (u *UI) backups(w http.ResponseWriter, r *http.Request, p page) {
 		return
 	}
 	var list struct {
-		Backups []*backup.RecoveryPlan
-		Active  backup.Active
+		Backups      []*backup.RecoveryPlan
+		Active       backup.Active
+		LastVerified *backup.Verification
 	}
 	if err := u.api.Get(r.Context(), r, base+"/backups", &list); err != nil {
 		u.fail(w, p, err)
 		return
 	}
-	d := backupsData{App: app, Active: list.Active}
+	d := backupsData{App: app, Active: list.Active, LastVerified: list.LastVerified}
 	u.configValue(r, p.Inst, "backup.apps."+app, &d.Schedule)
 	u.configValue(r, p.Inst, "backup.retention", &d.Default)
 	d.Counts = countsOf(d.Schedule.Retention)
@@ -141,4 +144,9 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGTPE"[exp]) + "iB"
+}
+
+// humanSeconds shows a duration in seconds the way an RPO or RTO is read.
+func humanSeconds(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
 }

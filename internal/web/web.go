@@ -41,7 +41,7 @@ type UI struct {
 // New builds the UI on the API server s; it fits daemon.Options.UI.
 func New(s *api.Server) http.Handler {
 	u := &UI{api: s, pages: map[string]*template.Template{}}
-	funcs := template.FuncMap{"attention": needsAttention, "join": strings.Join, "path": url.PathEscape, "bytes": humanBytes}
+	funcs := template.FuncMap{"attention": needsAttention, "join": strings.Join, "path": url.PathEscape, "bytes": humanBytes, "seconds": humanSeconds}
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/fields.html"))
 	names, _ := fs.Glob(templateFS, "templates/*.html")
 	for _, n := range names {
