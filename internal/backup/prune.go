@@ -86,7 +86,7 @@ func configInto(inst *instance.Instance, key string, v any) error {
 		err = sigsyaml.UnmarshalStrict(b, v)
 	}
 	if err != nil {
-		return problem.New(problem.Invalid, fmt.Sprintf("config.yaml %s: %v (see wild app backup --help)", key, err))
+		return problem.New(problem.Invalid, fmt.Sprintf("config.yaml %s: %v (retention keys: keepLast, keepDaily, keepWeekly, keepMonthly; schedule and verify are cron strings)", key, err))
 	}
 	return nil
 }
