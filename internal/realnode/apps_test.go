@@ -107,34 +107,6 @@ func (w *wild) ok(args ...string) string {
 	return out.String()
 }
 
-// readyPod waits for the one Ready pod matching selector and returns it.
-func readyPod(t *testing.T, ns, selector string) *corev1.Pod {
-	t.Helper()
-	cs := clustertest.Client(t)
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		pods, err := cs.CoreV1().Pods(ns).List(bg, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range pods.Items {
-			p := &pods.Items[i]
-			if p.DeletionTimestamp != nil {
-				continue
-			}
-			for _, c := range p.Status.Conditions {
-				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					return p
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no Ready pod %q in %s after 3m: %+v", selector, ns, pods.Items)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
 func secretValue(t *testing.T, ns, name, key string) string {
 	t.Helper()
 	s, err := clustertest.Client(t).CoreV1().Secrets(ns).Get(bg, name, metav1.GetOptions{})
@@ -178,11 +150,11 @@ func deployWithDependent(t *testing.T, image, db, dependent string) *corev1.Pod 
 	w := devInstance(t, image)
 	w.ok("app", "add", db)
 	w.ok("app", "deploy", db, "--timeout", "5m")
-	pod := readyPod(t, db, "component=db")
+	pod := clustertest.ReadyPod(t, db, "component=db")
 	onRealNode(t, pod)
 	w.ok("app", "add", dependent)
 	w.ok("app", "deploy", dependent, "--timeout", "5m")
-	jobSucceeds(t, dependent, dependent+"-db-init")
+	clustertest.JobSucceeds(t, dependent, dependent+"-db-init", 3*time.Minute)
 	return pod
 }
 
@@ -225,7 +197,7 @@ func TestPostgresAppAndDBInitForReal(t *testing.T) {
 	clustertest.Restart(t)
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		pg3 := readyPod(t, "postgres", "component=db")
+		pg3 := clustertest.ReadyPod(t, "postgres", "component=db")
 		local, stop, err := tryPortForward(t, "postgres", pg3.Name, 5432)
 		if err == nil {
 			out, err = client(t, adminPW, "psql", "-h", "127.0.0.1", "-p", strconv.Itoa(local), "-U", "postgres", "-Atc", "select v from keep")
@@ -263,7 +235,7 @@ func TestSecretChangeRestartsRealPod(t *testing.T) {
 	w := devInstance(t, "redis")
 	w.ok("app", "add", "redis")
 	w.ok("app", "deploy", "redis", "--timeout", "5m")
-	old := readyPod(t, "redis", "component=cache")
+	old := clustertest.ReadyPod(t, "redis", "component=cache")
 	onRealNode(t, old)
 	w.ok("secret", "set", "apps.redis.password", "changed-by-the-test")
 	w.ok("app", "deploy", "redis", "--timeout", "5m")
@@ -284,33 +256,12 @@ func TestSecretChangeRestartsRealPod(t *testing.T) {
 	}
 }
 
-// jobSucceeds waits for the Job to complete: its pod really ran on the
-// real node and exited 0.
-func jobSucceeds(t *testing.T, ns, name string) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		job, err := clustertest.Client(t).BatchV1().Jobs(ns).Get(bg, name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if job.Status.Succeeded >= 1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			logs, _ := clustertest.Client(t).CoreV1().Pods(ns).List(bg, metav1.ListOptions{LabelSelector: "job-name=" + name})
-			t.Fatalf("Job %s/%s did not succeed in 3m: %+v; pods %+v", ns, name, job.Status, logs.Items)
-		}
-		time.Sleep(time.Second)
-	}
-}
-
 // waitNewPod waits for a Ready pod matching selector other than old.
 func waitNewPod(t *testing.T, ns, selector string, old types.UID) *corev1.Pod {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		p := readyPod(t, ns, selector)
+		p := clustertest.ReadyPod(t, ns, selector)
 		if p.UID != old {
 			return p
 		}

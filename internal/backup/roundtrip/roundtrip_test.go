@@ -15,7 +15,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wild-cloud/wild/internal/backup"
@@ -74,7 +73,7 @@ func newFixture(t *testing.T, image, server, dependent string) *fixture {
 		}
 	}
 	if dependent != "" {
-		jobSucceeds(t, dependent, dependent+"-db-init")
+		clustertest.JobSucceeds(t, dependent, dependent+"-db-init", 5*time.Minute)
 	}
 	rec := &event.Recorder{}
 	f := &fixture{t: t, inst: inst, kube: kc, rec: rec,
@@ -97,7 +96,7 @@ func (f *fixture) sql(server, script string) string {
 	var out, errb bytes.Buffer
 	var err error
 	for try := 0; try < 10; try++ {
-		pod := readyPod(f.t, server, "component=db")
+		pod := clustertest.ReadyPod(f.t, server, "component=db")
 		out.Reset()
 		errb.Reset()
 		err = f.kube.Exec(bg, kube.ExecOptions{Namespace: server, Pod: pod.Name, Container: pod.Spec.Containers[0].Name,
@@ -178,46 +177,6 @@ func importImage(t *testing.T, name string) {
 	ok, err := devcluster.ImportImages(bg, clustertest.Dir(), []devimage.Built{b})
 	if err != nil || !ok {
 		t.Fatalf("import %s: imported=%v err=%v", name, ok, err)
-	}
-}
-
-func readyPod(t *testing.T, ns, selector string) *corev1.Pod {
-	t.Helper()
-	cs := clustertest.Client(t)
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		pods, err := cs.CoreV1().Pods(ns).List(bg, metav1.ListOptions{LabelSelector: selector})
-		must(t, err)
-		for i := range pods.Items {
-			p := &pods.Items[i]
-			for _, c := range p.Status.Conditions {
-				if p.DeletionTimestamp == nil && c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					return p
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no Ready pod %q in %s after 3m", selector, ns)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-func jobSucceeds(t *testing.T, ns, name string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		job, err := clustertest.Client(t).BatchV1().Jobs(ns).Get(bg, name, metav1.GetOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			t.Fatal(err)
-		}
-		if err == nil && job.Status.Succeeded >= 1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Job %s/%s did not succeed in 5m: %+v\n%s", ns, name, job.Status, podReport(t, ns, "job-name="+name))
-		}
-		time.Sleep(time.Second)
 	}
 }
 
