@@ -192,6 +192,7 @@ func (b *browser) phone(step string) {
 		b.shot("phone-" + step)
 		b.t.Fatalf("%s: page is %d px wide at 375 px: %v", step, width, wide)
 	}
+	b.shot("phone-" + strings.ReplaceAll(step, " ", "-"))
 	b.run(step+" wide", chromedp.EmulateViewport(1280, 900))
 	b.unlabeled(step)
 }
