@@ -162,7 +162,11 @@ func appSwitchCmd(g *Globals) *cobra.Command {
 		Short: "Move an app's traffic to its restored standby",
 		Long: `Switch moves the Ingress hosts from the live side to the restored standby and
 records the standby as the active color. Running it again after a failure
-finishes the switch.`,
+finishes the switch.
+
+From then on the restored copy is the app: deploy, update, status, diff, backup
+and delete act on it (namespace NAME-COLOR, its databases and volumes), and the
+retired side stays untouched until 'wild app cleanup NAME' removes it.`,
 		Example: "  wild app switch gitea",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

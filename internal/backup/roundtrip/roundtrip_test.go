@@ -358,6 +358,41 @@ func switchAndCleanup(t *testing.T, f *fixture, k dbKind, backedUp string) {
 	if err != nil || plan.Status != backup.StatusCleaned || plan.Phases["switch"].CompletedAt == nil {
 		t.Errorf("plan after cleanup: %+v %v", plan, err)
 	}
+	redeployGreen(t, f, k, backedUp)
+}
+
+// redeployGreen: the lifecycle follows the switch. A deploy of apps/APP,
+// which names the base database, lands on green with green's database,
+// and the restored rows stay.
+func redeployGreen(t *testing.T, f *fixture, k dbKind, backedUp string) {
+	t.Helper()
+	env := lifecycle.Env{Instance: f.inst, Catalog: catalog.Bundled()}
+	res, err := (&lifecycle.Deploy{Env: env, App: k.app, Timeout: 5 * time.Minute, Client: f.kube}).Run(bg)
+	if err != nil || res.Namespace != k.app+"-green" {
+		t.Fatalf("redeploy after the switch: namespace %q, %v", res.Namespace, err)
+	}
+	dep, err := clustertest.Client(t).AppsV1().Deployments(k.app+"-green").Get(bg, k.app, metav1.GetOptions{})
+	must(t, err)
+	if !envNames(dep.Spec.Template.Spec.Containers, k.db+"_green") {
+		t.Errorf("after a redeploy no env value of %s-green names %s_green", k.app, k.db)
+	}
+	if got := k.sum(f, k.db+"_green"); got != backedUp {
+		t.Errorf("green after a redeploy has %q, want %q", got, backedUp)
+	}
+	if k.has(f, k.db) {
+		t.Errorf("a redeploy after the switch recreated database %s", k.db)
+	}
+}
+
+func envNames(cs []corev1.Container, value string) bool {
+	for _, c := range cs {
+		for _, e := range c.Env {
+			if e.Value == value {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // servingNamespaces lists the namespaces with an Ingress for host.
