@@ -40,6 +40,16 @@ type verifyIn struct {
 	}
 }
 
+type cloneIn struct {
+	AppIn
+	Body struct {
+		FromInstance   string            `json:"fromInstance" minLength:"1" maxLength:"63" doc:"The instance whose backup is cloned (same data directory); it is only read."`
+		From           string            `json:"from,omitempty" maxLength:"32" doc:"Backup id in that instance; its newest completed one when empty."`
+		Set            map[string]string `json:"set,omitempty" doc:"Config of the new app, keys relative to apps.APP; wins over what is carried."`
+		TimeoutSeconds int               `json:"timeoutSeconds,omitempty" minimum:"0" maximum:"3600"`
+	}
+}
+
 type pruneIn struct {
 	AppIn
 	Body struct {
@@ -126,6 +136,31 @@ func (s *Server) backupRoutes() {
 			return s.runBackupOp(ctx, &in.AppIn, "verify", func(env backup.Env) func(context.Context) (any, error) {
 				v := &backup.Verify{Env: env, App: in.App, From: in.Body.From, Timeout: time.Duration(in.Body.TimeoutSeconds) * time.Second}
 				return result(v.Run)
+			})
+		})
+	register(s, post("clone-app", "/instances/{instance}/apps/{app}/clone", "Clone an app's backup from another instance into this one, with this instance's domain and secrets policy"),
+		func(ctx context.Context, in *cloneIn) (*accepted, error) {
+			src, err := (&InstIn{Instance: in.Body.FromInstance}).open(s)
+			if err != nil {
+				return nil, err
+			}
+			cat, err := s.Catalog()
+			if err != nil {
+				return nil, err
+			}
+			inst, err := in.open(s)
+			if err != nil {
+				return nil, err
+			}
+			c := &backup.Clone{Env: backupEnv(inst, nil), Catalog: cat, App: in.App, Source: src, From: in.Body.From, Set: in.Body.Set,
+				Timeout: time.Duration(in.Body.TimeoutSeconds) * time.Second}
+			// Bad input is answered now, not as a failed operation.
+			if err := c.Check(); err != nil {
+				return nil, err
+			}
+			return s.runBackupOp(ctx, &in.AppIn, "clone", func(env backup.Env) func(context.Context) (any, error) {
+				c.Env = env
+				return result(c.Run)
 			})
 		})
 	register(s, post("prune-backups", "/instances/{instance}/apps/{app}/backups/prune", "Delete the backups the retention policy drops"),

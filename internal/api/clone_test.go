@@ -1,0 +1,104 @@
+package api_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wild-cloud/wild/internal/backup"
+	"github.com/wild-cloud/wild/internal/clustertest"
+	"github.com/wild-cloud/wild/internal/instance"
+)
+
+// TestCloneThroughTheDaemon: POST clone answers bad input at once (404,
+// 409, 403, 422) and otherwise runs as an operation that adds and deploys
+// the app in the target instance, serving the target's host, while the
+// source instance's files stay byte for byte the same.
+func TestCloneThroughTheDaemon(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), nil)
+	d.setupAdmin()
+	admin, op, read := d.token("admin"), d.token("operate"), d.token("read")
+	kc, err := os.ReadFile(clustertest.Kubeconfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, domain := range map[string]string{"home": "home.example.com", "lab": "lab.example.org"} {
+		d.mustRun(admin, d.do("POST", "/api/v1/instances", admin, map[string]string{"name": name, "domain": domain, "kubeconfig": string(kc)}))
+	}
+	d.mustRun(op, d.do("POST", "/api/v1/instances/home/apps", op, map[string]any{"name": "hello"}))
+	d.mustRun(op, d.do("POST", "/api/v1/instances/home/apps/hello/backup", op, map[string]any{}))
+	home := filepath.Join(d.data, "instances", "home")
+	before := dirFiles(t, home)
+
+	const ns = "hello-clone-api"
+	t.Cleanup(func() { _ = clustertest.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	clone := "/api/v1/instances/lab/apps/hello/clone"
+	body := map[string]any{"fromInstance": "home", "set": map[string]string{"namespace": ns}}
+	for _, c := range []struct {
+		token string
+		body  map[string]any
+		want  int
+	}{
+		{read, body, 403},
+		{op, map[string]any{"fromInstance": "nope"}, 404},
+		{op, map[string]any{"fromInstance": "../home"}, 422},
+		{op, map[string]any{"fromInstance": "home", "from": "20000101T000000Z"}, 404},
+		{op, map[string]any{"fromInstance": "lab"}, 422},
+	} {
+		if r := d.do("POST", clone, c.token, c.body); r.status != c.want || strings.Contains(r.body, "\\n") {
+			t.Errorf("clone %v: %d %s, want %d", c.body, r.status, r.body, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d.data, "instances", "lab", "apps", "hello")); !os.IsNotExist(err) {
+		t.Fatalf("a refused clone added the app: %v", err)
+	}
+
+	d.mustRun(op, d.do("POST", clone, op, body))
+	lab, err := instance.NewStore(d.data).Open("lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	internal, err := lab.GetConfig("cloud.internalDomain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing, err := clustertest.Client(t).NetworkingV1().Ingresses(ns).Get(context.Background(), "hello", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the clone's Ingress: %v", err)
+	}
+	if len(ing.Spec.Rules) != 1 || ing.Spec.Rules[0].Host != "hello."+internal.(string) {
+		t.Errorf("the clone serves %+v, want hello.%s", ing.Spec.Rules, internal)
+	}
+	rec, err := backup.ReadCloneRecord(lab, "hello")
+	if err != nil || rec == nil || rec.Status != "cloned" || rec.SourceInstance != "home" {
+		t.Errorf("clone record %+v %v", rec, err)
+	}
+	if r := d.do("POST", clone, op, body); r.status != 409 {
+		t.Errorf("a second clone of an app lab has: %d %s", r.status, r.body)
+	}
+	if after := dirFiles(t, home); after != before {
+		t.Error("the clone changed the source instance's files")
+	}
+}
+
+// dirFiles is every file under dir with its content, lock files aside.
+func dirFiles(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() || strings.HasSuffix(p, ".lock") {
+			return err
+		}
+		c, err := os.ReadFile(p)
+		b.WriteString(p + "\n" + string(c) + "\n")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
