@@ -35,7 +35,9 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 	before := dirFiles(t, home)
 
 	const ns = "hello-clone-api"
-	t.Cleanup(func() { _ = clustertest.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = clustertest.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	})
 	clone := "/api/v1/instances/lab/apps/hello/clone"
 	body := map[string]any{"fromInstance": "home", "set": map[string]string{"namespace": ns}}
 	for _, c := range []struct {
