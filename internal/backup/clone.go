@@ -38,8 +38,10 @@ type Clone struct {
 	// Catalog is B's catalog, which the app is added from.
 	Catalog *catalog.Catalog
 	App     string
-	// Source is the instance whose backup is cloned.
-	Source *instance.Instance
+	// Source is the instance whose backup is cloned (same data
+	// directory); or Repository names a bare repository instead.
+	Source     *instance.Instance
+	Repository *RepositorySource
 	// From is the source's backup id; "" is its newest completed one.
 	From string
 	// Set is config B sets on the app (KEY=VALUE relative to apps.APP,
@@ -155,7 +157,7 @@ func indexOf(list []string, s string) int {
 // Run checks everything it can before writing anything, takes the app's
 // lock in B and clones (or resumes a clone).
 func (c *Clone) Run(ctx context.Context) (*CloneResult, error) {
-	plan, rec, err := c.check()
+	plan, rec, err := c.check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -165,16 +167,16 @@ func (c *Clone) Run(ctx context.Context) (*CloneResult, error) {
 	}
 	defer unlock()
 	// Again under the lock: another clone or add may have been first.
-	if plan, rec, err = c.check(); err != nil {
+	if plan, rec, err = c.check(ctx); err != nil {
 		return nil, err
 	}
 	op, err := c.startOp("clone", c.App)
 	if err != nil {
 		return nil, err
 	}
-	res := &CloneResult{App: c.App, Source: c.Source.Name, ID: plan.Timestamp, Operation: op.ID(), Resumed: rec != nil}
+	res := &CloneResult{App: c.App, Source: c.sourceName(), ID: plan.Timestamp, Operation: op.ID(), Resumed: rec != nil}
 	if rec == nil {
-		rec = &CloneRecord{App: c.App, SourceInstance: c.Source.Name, Backup: plan.Timestamp, Snapshot: plan.Snapshot}
+		rec = &CloneRecord{App: c.App, SourceInstance: c.sourceName(), Backup: plan.Timestamp, Snapshot: plan.Snapshot}
 	}
 	err = c.run(ctx, op, plan, rec, res)
 	if err != nil {
@@ -193,33 +195,40 @@ func (c *Clone) failed(rec *CloneRecord, err error) error {
 	if serr := rec.save(c.Instance); serr != nil {
 		return fmt.Errorf("%w (and the clone record could not be saved: %v)", err, serr)
 	}
-	return problem.Wrap(problem.CodeOf(err), err, fmt.Sprintf("the clone of %s stopped after %q", c.App, rec.Status)).
-		With("app.clone", "run the same clone again to resume it", "app", c.App, "from-instance", c.Source.Name, "from", rec.Backup).
+	pe := problem.Wrap(problem.CodeOf(err), err, fmt.Sprintf("the clone of %s stopped after %q", c.App, rec.Status))
+	if c.Repository != nil {
+		return pe.With("", "run the same clone again to resume it, or delete the half-made app").Or("app.delete", "app", c.App)
+	}
+	return pe.With("app.clone", "run the same clone again to resume it", "app", c.App, "from-instance", c.Source.Name, "from", rec.Backup).
 		Or("app.delete", "app", c.App)
 }
 
 // Check refuses a bad request (names, instances, backup id, an app the
 // target already has, a dependency it lacks) without writing anything,
 // for a caller that answers before the clone runs (the API's 202).
-func (c *Clone) Check() error {
-	_, _, err := c.check()
+func (c *Clone) Check(ctx context.Context) error {
+	_, _, err := c.check(ctx)
 	return err
 }
 
 // check validates the request and finds the backup, writing nothing.
 // rec is the unfinished clone of the same backup to resume, if any.
-func (c *Clone) check() (*RecoveryPlan, *CloneRecord, error) {
+func (c *Clone) check(ctx context.Context) (*RecoveryPlan, *CloneRecord, error) {
 	if err := names.Validate("app", c.App); err != nil {
 		return nil, nil, problem.New(problem.Invalid, err.Error())
 	}
-	if c.Source == nil {
-		return nil, nil, problem.New(problem.Invalid, "a clone needs the instance to clone from")
-	}
-	if c.Source.Dir == c.Instance.Dir {
+	switch {
+	case (c.Source == nil) == (c.Repository == nil):
+		return nil, nil, problem.New(problem.Invalid, "a clone needs one source: the instance or the repository to clone from")
+	case c.Repository != nil:
+		if err := names.Validate("instance", c.Repository.Instance); err != nil {
+			return nil, nil, problem.New(problem.Invalid, "the repository's instance: "+err.Error())
+		}
+	case c.Source.Dir == c.Instance.Dir:
 		return nil, nil, problem.New(problem.Invalid, fmt.Sprintf("%s is the instance being cloned into; within one instance, restore instead", c.Source.Name)).
 			With("app.restore", "restore to a standby", "app", c.App)
 	}
-	plan, err := (&Restore{Env: Env{Instance: c.Source}, App: c.App, From: c.From}).plan()
+	plan, err := c.sourcePlan(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -251,7 +260,7 @@ func (c *Clone) resumable(plan *RecoveryPlan) (*CloneRecord, error) {
 	case rec == nil || rec.Status == cloneDone:
 		return nil, problem.New(problem.Conflict, fmt.Sprintf("%s is already added to instance %s; a clone makes a new app: delete it first or clone into another instance", c.App, c.Instance.Name)).
 			With("app.delete", "delete it", "app", c.App)
-	case rec.SourceInstance != c.Source.Name || rec.Backup != plan.Timestamp:
+	case rec.SourceInstance != c.sourceName() || rec.Backup != plan.Timestamp:
 		return nil, problem.New(problem.Conflict, fmt.Sprintf("instance %s holds an unfinished clone of %s from %s backup %s; run that clone again to finish it, or delete the app", c.Instance.Name, c.App, rec.SourceInstance, rec.Backup)).
 			With("app.clone", "finish it", "app", c.App, "from-instance", rec.SourceInstance, "from", rec.Backup)
 	}
@@ -275,9 +284,9 @@ func (c *Clone) add(set map[string]string) *lifecycle.Add {
 
 func (c *Clone) run(ctx context.Context, op *operation.Op, plan *RecoveryPlan, rec *CloneRecord, res *CloneResult) error {
 	op.Step("open the source's repository")
-	store, err := (&Env{Instance: c.Source, Open: c.Open}).store(ctx, false)
+	store, err := c.openSource(ctx)
 	if err != nil {
-		return fmt.Errorf("instance %s: %w", c.Source.Name, err)
+		return err
 	}
 	defer store.Close(context.WithoutCancel(ctx))
 	in := func(ctx context.Context, name string) (io.ReadCloser, error) {
@@ -354,10 +363,7 @@ func (c *Clone) addApp(ctx context.Context, op *operation.Op, in Reader, rec *Cl
 	if err != nil {
 		return err
 	}
-	domain := ""
-	if v, err := c.Source.GetConfig("cloud.domain"); err == nil {
-		domain = fmt.Sprint(v)
-	}
+	domain := c.sourceDomain(srcCfg)
 	pol := ClonePolicy(pkg.Manifest, srcCfg, srcSec, defaults, domain)
 	for _, n := range pol.Notes {
 		op.Note("%s", n)
@@ -380,7 +386,7 @@ func (c *Clone) writeSecrets(secrets map[string]string) error {
 		return nil
 	}
 	return c.Instance.Update(func(e *instance.Edit) error {
-		e.Message = fmt.Sprintf("backup(%s): the secrets its data depends on, from %s", c.App, c.Source.Name)
+		e.Message = fmt.Sprintf("backup(%s): the secrets its data depends on, from %s", c.App, c.sourceName())
 		for _, k := range sortedMapKeys(secrets) {
 			p := append([]string{"apps", c.App}, strings.Split(k, ".")...)
 			if err := e.Secrets.Set(p, &yaml.Node{Kind: yaml.ScalarNode, Value: secrets[k], Tag: "!!str"}); err != nil {

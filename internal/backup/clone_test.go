@@ -133,12 +133,16 @@ func TestCloneRefusesBadInput(t *testing.T) {
 		msg  string
 	}{
 		{"bad app name", backup.Clone{App: "../x", Source: a}, problem.Invalid, "app"},
-		{"no source", backup.Clone{App: "hello"}, problem.Invalid, "instance to clone from"},
+		{"no source", backup.Clone{App: "hello"}, problem.Invalid, "the instance or the repository to clone from"},
 		{"into itself", backup.Clone{App: "hello", Source: b}, problem.Invalid, "restore instead"},
 		{"no backups", backup.Clone{App: "redis", Source: a}, problem.NotFound, "no completed backup in instance a"},
 		{"unknown backup", backup.Clone{App: "hello", Source: a, From: "20261111T000000Z"}, problem.NotFound, "has no backup 20261111T000000Z"},
 		{"bad backup id", backup.Clone{App: "hello", Source: a, From: "../../x"}, problem.Invalid, "not a backup id"},
 		{"already added", backup.Clone{App: "memcached", Source: a}, problem.Conflict, "already added to instance b"},
+		{"both sources", backup.Clone{App: "hello", Source: a, Repository: &backup.RepositorySource{Instance: "a"}}, problem.Invalid, "one source"},
+		{"repository without its instance", backup.Clone{App: "hello", Repository: &backup.RepositorySource{Password: "pw"}}, problem.Invalid, "the repository's instance"},
+		{"no repository there", backup.Clone{App: "hello", Repository: &backup.RepositorySource{Instance: "a", Password: "pw",
+			Destination: backup.Destination{Path: filepath.Join(data, "nothing")}}}, problem.NotFound, "no backup repository there"},
 	} {
 		c.op.Env, c.op.Catalog = env, cat
 		_, err := c.op.Run(context.Background())

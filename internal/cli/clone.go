@@ -33,6 +33,14 @@ as this instance's own new app:
      (owned by this instance's database user) and its volumes by the backup's
      files, and it is started again, serving this instance's hosts.
 
+Instead of an instance, --from-repository PATH (a repository directory: another
+data directory's <data-dir>/backups/NAME, a shared path or NFS mount) or
+--from-s3 ENDPOINT/BUCKET[/PREFIX] reads a bare repository, with
+--repository-instance NAME (whose backups to take) and the repository password
+in the environment variable WILD_BACKUP_PASSWORD (that instance's
+wild backup key export; never on the command line), and for S3 the secret key in
+WILD_S3_SECRET_ACCESS_KEY.
+
 The app's dependencies (its database server) must be added and deployed here
 first. An app this instance already has is refused. A clone that fails is
 resumed by running the same command again; backups/NAME/clone.yaml records
@@ -40,6 +48,7 @@ how far it got.`
 
 func appCloneCmd(g *Globals) *cobra.Command {
 	var from, fromInstance string
+	var repo repoFlags
 	var sets []string
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -49,7 +58,10 @@ func appCloneCmd(g *Globals) *cobra.Command {
 		Example: `  # gitea of instance "home" into instance "lab", which has its postgres deployed:
   wild --instance lab app clone gitea --from-instance home
   wild --instance lab app clone gitea --from-instance home --from 20261205T030000Z
-  wild --instance lab app clone gitea --from-instance home --set namespace=gitea-lab`,
+  wild --instance lab app clone gitea --from-instance home --set namespace=gitea-lab
+  # from another machine's repository in S3:
+  WILD_BACKUP_PASSWORD=... WILD_S3_SECRET_ACCESS_KEY=... wild app clone gitea \
+    --from-s3 s3.example.com/wild/home/ --s3-access-key-id KEY --repository-instance home`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			op := &backup.Clone{App: args[0], From: from, Timeout: timeout}
@@ -57,8 +69,15 @@ func appCloneCmd(g *Globals) *cobra.Command {
 			if op.Set, err = keyValues("--set", sets); err != nil {
 				return err
 			}
-			if op.Source, err = g.sourceInstance(fromInstance); err != nil {
+			if op.Repository, err = repo.source(); err != nil {
 				return err
+			}
+			if op.Repository == nil {
+				if op.Source, err = g.sourceInstance(fromInstance); err != nil {
+					return err
+				}
+			} else if fromInstance != "" {
+				return problem.New(problem.Invalid, "give --from-instance or a repository (--from-repository, --from-s3), not both")
 			}
 			if op.Env, err = g.backupEnv(); err != nil {
 				return err
@@ -92,7 +111,8 @@ func appCloneCmd(g *Globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&fromInstance, "from-instance", "", "the instance whose backup is cloned (required; see wild instance list)")
+	cmd.Flags().StringVar(&fromInstance, "from-instance", "", "the instance whose backup is cloned (see wild instance list)")
+	repo.add(cmd)
 	cmd.Flags().StringVar(&from, "from", "", "backup ID in that instance (default: its newest completed; see wild --instance SOURCE app backups NAME)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "set a config value of the new app: KEY=VALUE, KEY relative to apps.NAME (repeatable)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the app to be ready, at each deploy")
@@ -116,4 +136,53 @@ func (g *Globals) sourceInstance(name string) (*instance.Instance, error) {
 		return nil, problem.New(problem.NotFound, fmt.Sprintf("instance %s (--from-instance) does not exist in this data directory", name)).With("instance.list", "list the instances")
 	}
 	return inst, err
+}
+
+// repoFlags name a bare repository to clone from.
+type repoFlags struct {
+	path, s3, region, accessKey, instance, domain string
+	insecure                                      bool
+}
+
+func (r *repoFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&r.path, "from-repository", "", "a backup repository directory to clone from, instead of --from-instance")
+	f.StringVar(&r.s3, "from-s3", "", "an S3 repository to clone from: ENDPOINT/BUCKET[/PREFIX]")
+	f.StringVar(&r.region, "s3-region", "", "the S3 repository's region")
+	f.StringVar(&r.accessKey, "s3-access-key-id", "", "the S3 repository's access key id (secret key: WILD_S3_SECRET_ACCESS_KEY)")
+	f.BoolVar(&r.insecure, "s3-insecure", false, "plain http to the S3 endpoint")
+	f.StringVar(&r.instance, "repository-instance", "", "the instance whose backups in the repository are cloned")
+	f.StringVar(&r.domain, "repository-domain", "", "that instance's domain, so no value naming it is carried (default: from the app's backed-up domain)")
+}
+
+// source is the repository the flags name, or nil for none.
+func (r *repoFlags) source() (*backup.RepositorySource, error) {
+	if r.path == "" && r.s3 == "" {
+		return nil, nil
+	}
+	if r.path != "" && r.s3 != "" {
+		return nil, problem.New(problem.Invalid, "give --from-repository or --from-s3, not both")
+	}
+	if r.instance == "" {
+		return nil, problem.New(problem.Invalid, "--repository-instance is required with a repository: the instance whose backups to clone")
+	}
+	pw := getenv("WILD_BACKUP_PASSWORD")
+	if pw == "" {
+		return nil, problem.New(problem.Invalid, "set WILD_BACKUP_PASSWORD to the repository's password (wild backup key export on the instance that wrote it)")
+	}
+	src := &backup.RepositorySource{Instance: r.instance, Domain: r.domain, Password: pw, Destination: backup.Destination{Path: r.path}}
+	if r.s3 == "" {
+		return src, nil
+	}
+	endpoint, rest, _ := strings.Cut(r.s3, "/")
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if endpoint == "" || bucket == "" {
+		return nil, problem.New(problem.Invalid, fmt.Sprintf("--from-s3 %q: want ENDPOINT/BUCKET[/PREFIX]", r.s3))
+	}
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	src.Destination = backup.Destination{S3: &backup.S3Destination{Endpoint: endpoint, Bucket: bucket, Prefix: prefix, Region: r.region,
+		AccessKeyID: r.accessKey, SecretAccessKey: getenv("WILD_S3_SECRET_ACCESS_KEY"), Insecure: r.insecure}}
+	return src, nil
 }
