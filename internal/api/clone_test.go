@@ -26,7 +26,7 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, domain := range map[string]string{"home": "home.example.com", "lab": "lab.example.org"} {
+	for name, domain := range map[string]string{"home": "home.example.com", "lab": "lab.example.org", "lab2": "lab2.example.net"} {
 		d.mustRun(admin, d.do("POST", "/api/v1/instances", admin, map[string]string{"name": name, "domain": domain, "kubeconfig": string(kc)}))
 	}
 	d.mustRun(op, d.do("POST", "/api/v1/instances/home/apps", op, map[string]any{"name": "hello"}))
@@ -34,9 +34,11 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 	home := filepath.Join(d.data, "instances", "home")
 	before := dirFiles(t, home)
 
-	const ns = "hello-clone-api"
+	const ns, ns2 = "hello-clone-api", "hello-clone-repo"
 	t.Cleanup(func() {
-		_ = clustertest.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+		for _, n := range []string{ns, ns2} {
+			_ = clustertest.Client(t).CoreV1().Namespaces().Delete(context.Background(), n, metav1.DeleteOptions{})
+		}
 	})
 	clone := "/api/v1/instances/lab/apps/hello/clone"
 	body := map[string]any{"fromInstance": "home", "set": map[string]string{"namespace": ns}}
@@ -82,8 +84,32 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 	if r := d.do("POST", clone, op, body); r.status != 409 {
 		t.Errorf("a second clone of an app lab has: %d %s", r.status, r.body)
 	}
+
+	// From home's repository as a bare one (its path and password), as
+	// from another machine: lab2 gets its own hello the same way.
+	pw := secretValue(t, filepath.Join(home, "secrets.yaml"), "repositoryPassword")
+	repo := map[string]any{"path": filepath.Join(d.data, "backups", "home"), "password": pw, "instance": "home"}
+	bad := map[string]any{"path": filepath.Join(d.data, "backups", "nothing"), "password": pw, "instance": "home"}
+	if r := d.do("POST", "/api/v1/instances/lab2/apps/hello/clone", op, map[string]any{"repository": bad}); r.status != 404 {
+		t.Errorf("a clone from no repository: %d %s", r.status, r.body)
+	}
+	if _, err := os.Stat(filepath.Join(d.data, "backups", "nothing")); !os.IsNotExist(err) {
+		t.Errorf("a clone from a missing repository created it: %v", err)
+	}
+	d.mustRun(op, d.do("POST", "/api/v1/instances/lab2/apps/hello/clone", op, map[string]any{"repository": repo, "set": map[string]string{"namespace": ns2}}))
+	ing2, err := clustertest.Client(t).NetworkingV1().Ingresses(ns2).Get(context.Background(), "hello", metav1.GetOptions{})
+	if err != nil || len(ing2.Spec.Rules) != 1 || !strings.HasSuffix(ing2.Spec.Rules[0].Host, ".lab2.example.net") {
+		t.Errorf("the clone from the repository serves %v (%v), want lab2's host", ing2, err)
+	}
 	if after := dirFiles(t, home); after != before {
-		t.Error("the clone changed the source instance's files")
+		t.Error("the clones changed the source instance's files")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, b := range d.bodies {
+		if strings.Contains(b, pw) {
+			t.Fatalf("a response carries the repository password: %.200s", b)
+		}
 	}
 }
 

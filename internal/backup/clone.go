@@ -217,6 +217,9 @@ func (c *Clone) check(ctx context.Context) (*RecoveryPlan, *CloneRecord, error) 
 	if err := names.Validate("app", c.App); err != nil {
 		return nil, nil, problem.New(problem.Invalid, err.Error())
 	}
+	if c.Catalog == nil || c.Instance == nil {
+		return nil, nil, problem.New(problem.Internal, "a clone needs the target instance and its catalog")
+	}
 	switch {
 	case (c.Source == nil) == (c.Repository == nil):
 		return nil, nil, problem.New(problem.Invalid, "a clone needs one source: the instance or the repository to clone from")
