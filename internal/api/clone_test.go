@@ -14,8 +14,8 @@ import (
 	"github.com/wild-cloud/wild/internal/instance"
 )
 
-// TestCloneThroughTheDaemon: POST clone answers bad input at once (404,
-// 409, 403, 422) and otherwise runs as an operation that adds and deploys
+// TestCloneThroughTheDaemon: POST clone answers bad input at once (400,
+// 403, 404, 409) and otherwise runs as an operation that adds and deploys
 // the app in the target instance, serving the target's host, while the
 // source instance's files stay byte for byte the same.
 func TestCloneThroughTheDaemon(t *testing.T) {
@@ -49,9 +49,9 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 	}{
 		{read, body, 403},
 		{op, map[string]any{"fromInstance": "nope"}, 404},
-		{op, map[string]any{"fromInstance": "../home"}, 422},
+		{op, map[string]any{"fromInstance": "../home"}, 400},
 		{op, map[string]any{"fromInstance": "home", "from": "20000101T000000Z"}, 404},
-		{op, map[string]any{"fromInstance": "lab"}, 422},
+		{op, map[string]any{"fromInstance": "lab"}, 400},
 	} {
 		if r := d.do("POST", clone, c.token, c.body); r.status != c.want || strings.Contains(r.body, "\\n") {
 			t.Errorf("clone %v: %d %s, want %d", c.body, r.status, r.body, c.want)
