@@ -12,6 +12,7 @@ import (
 	"github.com/wild-cloud/wild/internal/backup"
 	"github.com/wild-cloud/wild/internal/clustertest"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/testutil"
 )
 
 // TestCloneThroughTheDaemon: POST clone answers bad input at once (400,
@@ -32,7 +33,7 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 	d.mustRun(op, d.do("POST", "/api/v1/instances/home/apps", op, map[string]any{"name": "hello"}))
 	d.mustRun(op, d.do("POST", "/api/v1/instances/home/apps/hello/backup", op, map[string]any{}))
 	home := filepath.Join(d.data, "instances", "home")
-	before := dirFiles(t, home)
+	before := tree(t, home)
 
 	const ns, ns2 = "hello-clone-api", "hello-clone-repo"
 	t.Cleanup(func() {
@@ -101,7 +102,7 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 	if err != nil || len(ing2.Spec.Rules) != 1 || !strings.HasSuffix(ing2.Spec.Rules[0].Host, ".lab2.example.net") {
 		t.Errorf("the clone from the repository serves %v (%v), want lab2's host", ing2, err)
 	}
-	if after := dirFiles(t, home); after != before {
+	if after := tree(t, home); after != before {
 		t.Error("the clones changed the source instance's files")
 	}
 	d.mu.Lock()
@@ -113,20 +114,11 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 	}
 }
 
-// dirFiles is every file under dir with its content, lock files aside.
-func dirFiles(t *testing.T, dir string) string {
+func tree(t *testing.T, dir string) string {
 	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-		if err != nil || e.IsDir() || strings.HasSuffix(p, ".lock") {
-			return err
-		}
-		c, err := os.ReadFile(p)
-		b.WriteString(p + "\n" + string(c) + "\n")
-		return err
-	})
+	s, err := testutil.Tree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b.String()
+	return s
 }

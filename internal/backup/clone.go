@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -334,7 +333,7 @@ func (c *Clone) run(ctx context.Context, op *operation.Op, plan *RecoveryPlan, r
 		}
 	}
 	op.Step("start")
-	if err := startWorkloads(ctx, a, rec.Replicas); err != nil {
+	if err := scaleAll(ctx, a, rec.Replicas); err != nil {
 		return err
 	}
 	if err := c.deploy(ctx, a); err != nil {
@@ -518,107 +517,6 @@ func cloneVolume(ctx context.Context, a *App, in Reader, pvc string) error {
 		return fmt.Errorf("empty volume %s: %w", pvc, err)
 	}
 	return px.streamIn(ctx, "restore volume "+pvc, `tar -C /data --numeric-owner -xf -`, r, func(n int64) { a.progress(volumeFile(pvc), n) })
-}
-
-// stopWorkloads scales the app's Deployments and StatefulSets to zero and
-// waits for their pods to go, so nothing writes while the data loads; it
-// returns their replicas before.
-func stopWorkloads(ctx context.Context, a *App) (map[string]int32, error) {
-	apps := a.Kube.Clientset.AppsV1()
-	out := map[string]int32{}
-	deps, err := apps.Deployments(a.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range deps.Items {
-		out["Deployment/"+d.Name] = replicas(d.Spec.Replicas)
-	}
-	sts, err := apps.StatefulSets(a.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range sts.Items {
-		out["StatefulSet/"+s.Name] = replicas(s.Spec.Replicas)
-	}
-	if err := scaleAll(ctx, a, zeroed(out)); err != nil {
-		return nil, err
-	}
-	return out, poll(ctx, 3*time.Minute, func() (bool, error) { return workloadsDown(ctx, a, out) })
-}
-
-func zeroed(m map[string]int32) map[string]int32 {
-	out := map[string]int32{}
-	for k := range m {
-		out[k] = 0
-	}
-	return out
-}
-
-func replicas(p *int32) int32 {
-	if p == nil {
-		return 1
-	}
-	return *p
-}
-
-// startWorkloads gives the workloads their replicas back; the deploy that
-// follows waits for them to be ready.
-func startWorkloads(ctx context.Context, a *App, want map[string]int32) error {
-	return scaleAll(ctx, a, want)
-}
-
-func scaleAll(ctx context.Context, a *App, want map[string]int32) error {
-	apps := a.Kube.Clientset.AppsV1()
-	for _, ref := range sortedMapKeys(want) {
-		kind, name, _ := strings.Cut(ref, "/")
-		var err error
-		switch kind {
-		case "Deployment":
-			var sc *autoscalingv1.Scale
-			sc, err = apps.Deployments(a.Namespace).GetScale(ctx, name, metav1.GetOptions{})
-			if err == nil && sc.Spec.Replicas != want[ref] {
-				sc.Spec.Replicas = want[ref]
-				_, err = apps.Deployments(a.Namespace).UpdateScale(ctx, name, sc, metav1.UpdateOptions{})
-			}
-		case "StatefulSet":
-			var sc *autoscalingv1.Scale
-			sc, err = apps.StatefulSets(a.Namespace).GetScale(ctx, name, metav1.GetOptions{})
-			if err == nil && sc.Spec.Replicas != want[ref] {
-				sc.Spec.Replicas = want[ref]
-				_, err = apps.StatefulSets(a.Namespace).UpdateScale(ctx, name, sc, metav1.UpdateOptions{})
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("scale %s in %s to %d: %w", ref, a.Namespace, want[ref], err)
-		}
-	}
-	return nil
-}
-
-func workloadsDown(ctx context.Context, a *App, refs map[string]int32) (bool, error) {
-	apps := a.Kube.Clientset.AppsV1()
-	for ref := range refs {
-		kind, name, _ := strings.Cut(ref, "/")
-		var n int32
-		switch kind {
-		case "Deployment":
-			d, err := apps.Deployments(a.Namespace).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			n = d.Status.Replicas
-		case "StatefulSet":
-			s, err := apps.StatefulSets(a.Namespace).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			n = s.Status.Replicas
-		}
-		if n > 0 {
-			return false, nil
-		}
-	}
-	return true, nil
 }
 
 // ingressHosts lists the hosts the app's Ingresses serve.

@@ -2,7 +2,6 @@ package backup_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/lifecycle"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/testutil"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
@@ -155,22 +155,11 @@ func TestCloneRefusesBadInput(t *testing.T) {
 	}
 }
 
-// tree lists every file under dir with its content, for "nothing
-// changed" checks (lock files aside).
 func tree(t *testing.T, dir string) string {
 	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(p, ".lock") {
-			return err
-		}
-		c, err := os.ReadFile(p)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		b.WriteString(p + "\n" + string(c) + "\n")
-		return err
-	})
-	must(t, err)
-	return b.String()
+	s, err := testutil.Tree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

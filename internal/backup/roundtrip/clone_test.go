@@ -2,8 +2,6 @@ package roundtrip_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/wild-cloud/wild/internal/devimage"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/lifecycle"
+	"github.com/wild-cloud/wild/internal/testutil"
 )
 
 // TestCloneIntoAnotherInstance: gitea's backup in instance dev (A) is
@@ -54,7 +53,7 @@ func TestCloneIntoAnotherInstance(t *testing.T) {
 	if _, err := (&lifecycle.Deploy{Env: benv, App: "postgres", Timeout: 5 * time.Minute, Client: f.kube}).Run(bg); err != nil {
 		t.Fatalf("deploy postgres in b: %v", err)
 	}
-	aFiles := treeOf(t, f.inst.Dir)
+	aFiles := tree(t, f.inst.Dir)
 
 	// kill -9 once the new app is stopped for loading: rerunning resumes.
 	cmd := f.wildCmd("app", "clone", "gitea", "--from-instance", "dev", "--set", "namespace=b-gitea")
@@ -114,7 +113,7 @@ func TestCloneIntoAnotherInstance(t *testing.T) {
 	if rec, err := backup.ReadCloneRecord(b, "gitea"); err != nil || rec.Status != "cloned" || rec.Backup != res.ID {
 		t.Errorf("clone record %+v %v", rec, err)
 	}
-	if after := treeOf(t, f.inst.Dir); after != aFiles {
+	if after := tree(t, f.inst.Dir); after != aFiles {
 		t.Error("the clone changed files of instance A")
 	}
 }
@@ -132,18 +131,11 @@ func (f *fixture) secondInstance(name, domain string) *instance.Instance {
 	return inst
 }
 
-// treeOf is every file under dir with its content, lock files aside.
-func treeOf(t *testing.T, dir string) string {
+func tree(t *testing.T, dir string) string {
 	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(p, ".lock") {
-			return err
-		}
-		c, err := os.ReadFile(p)
-		b.WriteString(p + "\n" + string(c) + "\n")
-		return err
-	})
-	must(t, err)
-	return b.String()
+	s, err := testutil.Tree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
