@@ -12,6 +12,7 @@ import (
 	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/side"
 )
 
 // BackupOpener is the repository the daemon's backups use.
@@ -206,7 +207,7 @@ func (s *Server) backupRoutes() {
 			return nil, err
 		}
 		out.Body.LastVerified = backup.LastVerified(out.Body.Backups)
-		out.Body.Active, err = backup.ReadActive(inst, in.App)
+		out.Body.Active, err = side.Read(inst, in.App)
 		return out, err
 	})
 	register(s, op{id: "check-backup-schedule", method: http.MethodGet, path: "/backup/schedule-check", scope: auth.Read, tags: tags,

@@ -142,7 +142,7 @@ func newPlan(e Env, a *App) *RecoveryPlan {
 	}
 	return &RecoveryPlan{
 		App: a.Name, Instance: e.Instance.Name, Timestamp: ts.Format(tsLayout), Status: StatusBackingUp,
-		Source: Side{ActiveColor: a.active.Color, Namespace: a.Namespace, AppDir: "apps/" + a.Name},
+		Source: Side{ActiveColor: a.active.Color, Namespace: a.Namespace, Inventory: a.active.Inventory(a.Name), AppDir: "apps/" + a.Name},
 		Owner:  owner(),
 	}
 }

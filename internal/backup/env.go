@@ -22,6 +22,7 @@ import (
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/side"
 )
 
 // Destination is where the repository lives, from config.yaml:
@@ -172,41 +173,8 @@ func (e *Env) store(ctx context.Context, create bool) (Store, error) {
 	return s, nil
 }
 
-// Active is which color of an app serves traffic, kept in
-// backups/APP/active.yaml. Original is the side `wild app deploy` made,
-// whose names carry no color.
-type Active struct {
-	Color     string `json:"color"`
-	Original  bool   `json:"original"`
-	Namespace string `json:"namespace"`
-	Plan      string `json:"plan,omitempty"`
-}
-
-func activePath(app string) string { return filepath.Join(BackupsDir, app, "active.yaml") }
-
-// ReadActive returns the app's active side; blue, original, by default.
-func ReadActive(inst *instance.Instance, app string) (Active, error) {
-	a := Active{Color: "blue", Original: true}
-	b, err := os.ReadFile(inst.Path(activePath(app)))
-	if errors.Is(err, os.ErrNotExist) {
-		return a, nil
-	}
-	if err != nil {
-		return a, err
-	}
-	return a, sigsyaml.Unmarshal(b, &a)
-}
-
-func writeActive(inst *instance.Instance, app string, a Active) error {
-	b, err := sigsyaml.Marshal(a)
-	if err != nil {
-		return err
-	}
-	return inst.Update(func(e *instance.Edit) error {
-		e.Message = fmt.Sprintf("backup(%s): %s is active", app, a.Color)
-		return e.WriteFile(activePath(app), b, 0o644)
-	})
-}
+// Active is which copy of an app serves; see package side.
+type Active = side.Active
 
 func otherColor(c string) string {
 	if c == "green" {
@@ -257,7 +225,7 @@ func (e *Env) loadApp(app string, warn func(string, ...any)) (*App, error) {
 	if v, err := e.Instance.GetConfig("apps." + app); err == nil {
 		cfg, _ = v.(map[string]any)
 	}
-	act, err := ReadActive(e.Instance, app)
+	act, err := side.Read(e.Instance, app)
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,10 @@ type Side struct {
 	ActiveColor string `json:"activeColor,omitempty"`
 	Color       string `json:"color,omitempty"`
 	Namespace   string `json:"namespace"`
-	AppDir      string `json:"appDir"`
+	// Inventory is the name the side's objects are recorded under in the
+	// cluster (see side.Active.Inventory); cleanup removes the record.
+	Inventory string `json:"inventory,omitempty"`
+	AppDir    string `json:"appDir"`
 	// Hosts maps each live Ingress host to the standby's preview host.
 	Hosts map[string]string `json:"hosts,omitempty"`
 }

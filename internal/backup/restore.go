@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/side"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
@@ -146,7 +148,7 @@ func (r *Restore) restore(ctx context.Context, op *operation.Op, a *App, plan *R
 // restoreData creates a.Color's namespace and runs every strategy's
 // restore into it; save records each step (a drill passes one that
 // keeps its scratch copy of the plan off disk).
-func (r *Restore) restoreData(ctx context.Context, op *operation.Op, a *App, plan *RecoveryPlan, in Reader, save func() error) (*renames, string, error) {
+func (r *Restore) restoreData(ctx context.Context, op *operation.Op, a *App, plan *RecoveryPlan, in Reader, save func() error) (*side.Renames, string, error) {
 	op.Step("namespace")
 	id, err := r.Instance.ID()
 	if err != nil {
@@ -156,7 +158,7 @@ func (r *Restore) restoreData(ctx context.Context, op *operation.Op, a *App, pla
 	if _, err := a.Kube.EnsureNamespace(ctx, a.standbyNamespace(), owner, false); err != nil {
 		return nil, "", err
 	}
-	rn := &renames{namespace: a.standbyNamespace(), color: a.Color, databases: map[string]string{}, volumes: map[string]string{}}
+	rn := &side.Renames{Namespace: a.standbyNamespace(), Preview: a.Color, Databases: map[string]string{}, Volumes: map[string]string{}}
 	for i := range plan.Strategies {
 		e := &plan.Strategies[i]
 		if err := ctx.Err(); err != nil {
@@ -171,7 +173,7 @@ func (r *Restore) restoreData(ctx context.Context, op *operation.Op, a *App, pla
 			return nil, "", fmt.Errorf("restore %s: %w", e.Name, err)
 		}
 		e.Status = StatusRestored
-		rn.add(e)
+		addRenames(rn, e)
 		if err := save(); err != nil {
 			return nil, "", err
 		}
@@ -180,18 +182,22 @@ func (r *Restore) restoreData(ctx context.Context, op *operation.Op, a *App, pla
 	return rn, id, nil
 }
 
-func (rn *renames) add(e *StrategyEntry) {
+// addRenames records what restoring e renamed.
+func addRenames(rn *side.Renames, e *StrategyEntry) {
 	switch e.Name {
 	case "postgres", "mysql":
+		if e.Restore["dbName"] == "" {
+			return
+		}
 		// The snapshot's compiled files name the base database; a
 		// backup of a switched side also names the colored one.
-		rn.databases[e.Params["dbName"]] = e.Restore["dbName"]
+		rn.Databases[e.Params["dbName"]] = e.Restore["dbName"]
 		if base := e.Params["baseName"]; base != "" {
-			rn.databases[base] = e.Restore["dbName"]
+			rn.Databases[base] = e.Restore["dbName"]
 		}
 	case "volume":
 		for from, to := range e.Restore {
-			rn.volumes[from] = to
+			rn.Volumes[from] = to
 		}
 	}
 }
@@ -216,20 +222,20 @@ func strategyFor(e *StrategyEntry) (Strategy, error) {
 // directory and applies them with the app's secrets (declared keys
 // renamed) in the standby namespace. persist keeps the objects in the
 // plan's directory, for switch; a drill's throwaway side needs no record.
-func (r *Restore) deployStandby(ctx context.Context, a *App, plan *RecoveryPlan, in Reader, rn *renames, id string, persist bool) error {
+func (r *Restore) deployStandby(ctx context.Context, a *App, plan *RecoveryPlan, in Reader, rn *side.Renames, id string, persist bool) error {
 	objs, err := backedUpObjects(ctx, plan, in)
 	if err != nil {
 		return err
 	}
-	objs = standbyObjects(objs, rn)
-	plan.Standby.Hosts = rn.hosts
+	objs = rn.Objects(objs)
+	plan.Standby.Hosts = rn.Hosts
 	if persist {
 		if err := saveStandbyObjects(r.Instance, plan, objs); err != nil {
 			return err
 		}
 	}
 	inv := kube.Inventory{App: a.standbyNamespace(), InstanceID: id}
-	if err := r.standbySecrets(ctx, a, rn, inv); err != nil {
+	if err := r.standbySecrets(ctx, a, rn, inv, objs); err != nil {
 		return err
 	}
 	if _, err := a.Kube.Apply(ctx, objs, kube.ApplyOptions{Prune: true, Inventory: inv}); err != nil {
@@ -277,7 +283,7 @@ func backedUpObjects(ctx context.Context, plan *RecoveryPlan, in Reader) ([]*uns
 // secrets.yaml (the source of truth), with the secret keys the manifest
 // declares as embedding a database name rewritten, and copies the
 // dependency secrets the app uses.
-func (r *Restore) standbySecrets(ctx context.Context, a *App, rn *renames, inv kube.Inventory) error {
+func (r *Restore) standbySecrets(ctx context.Context, a *App, rn *side.Renames, inv kube.Inventory, objs []*unstructured.Unstructured) error {
 	d, err := r.Instance.ReadSecrets()
 	if err != nil {
 		return err
@@ -286,12 +292,12 @@ func (r *Restore) standbySecrets(ctx context.Context, a *App, rn *renames, inv k
 	for _, db := range declaredKeys(a) {
 		for _, k := range a.secretKeysFor(db) {
 			if v, ok := data[k]; ok {
-				data[k] = []byte(rn.rewriteDB(string(v)))
+				data[k] = []byte(rn.RewriteDB(string(v)))
 			}
 		}
 	}
 	labels := inv.Labels()
-	if _, err := a.Kube.ApplySecret(ctx, rn.namespace, a.Name+"-secrets", data, labels, false); err != nil {
+	if _, err := a.Kube.ApplySecret(ctx, rn.Namespace, a.Name+"-secrets", data, labels, false); err != nil {
 		return err
 	}
 	for _, dep := range a.Manifest.InstalledAs {
@@ -299,8 +305,32 @@ func (r *Restore) standbySecrets(ctx context.Context, a *App, rn *renames, inv k
 		if v, err := r.Instance.GetConfig("apps." + dep + ".namespace"); err == nil {
 			ns = fmt.Sprint(v)
 		}
-		if _, err := a.Kube.CopySecret(ctx, ns, dep+"-secrets", rn.namespace, labels, false); err != nil {
+		if _, err := a.Kube.CopySecret(ctx, ns, dep+"-secrets", rn.Namespace, labels, false); err != nil {
 			a.warn("copy %s-secrets into the standby: %v", dep, err)
+		}
+	}
+	return copyWildcardTLS(ctx, a, rn.Namespace, labels, objs)
+}
+
+// copyWildcardTLS gives the standby the wildcard certificates its
+// Ingresses name, as a deploy does for the live side; its preview hosts
+// stay under the same wildcard.
+func copyWildcardTLS(ctx context.Context, a *App, ns string, labels map[string]string, objs []*unstructured.Unstructured) error {
+	text, err := marshalObjects(objs)
+	if err != nil {
+		return err
+	}
+	for _, name := range kube.WildcardTLSSecrets {
+		if !strings.Contains(string(text), name) {
+			continue
+		}
+		_, err := a.Kube.CopySecret(ctx, kube.CertManagerNamespace, name, ns, labels, false)
+		var nf *kube.SecretNotFoundError
+		switch {
+		case errors.As(err, &nf):
+			a.warn("TLS secret %s/%s does not exist, so the standby's Ingress has no certificate yet", kube.CertManagerNamespace, name)
+		case err != nil:
+			return fmt.Errorf("copy %s into %s: %w", name, ns, err)
 		}
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/side"
 )
 
 // Switch moves an app's traffic to its restored standby: the live
@@ -102,7 +103,7 @@ func (s *Switch) run(ctx context.Context, op *operation.Op, res *SwitchResult) e
 		_ = plan.Save(s.Instance) // stays "switching": run again to finish
 		return err
 	}
-	if err := writeActive(s.Instance, s.App, Active{Color: plan.StandbyColor, Namespace: plan.Standby.Namespace, Plan: plan.Timestamp}); err != nil {
+	if err := side.Write(s.Instance, s.App, activeAfter(plan)); err != nil {
 		return err
 	}
 	plan.Status, plan.Error, plan.Owner = StatusSwitched, "", nil
@@ -131,10 +132,9 @@ func (s *Switch) moveHosts(ctx context.Context, a *App, plan *RecoveryPlan, objs
 	for live, preview := range plan.Standby.Hosts {
 		back[preview] = live
 	}
-	r := &renames{hosts: map[string]string{}}
 	for _, o := range objs {
 		if o.GetKind() == "Ingress" {
-			r.mapIngressHosts(o, back)
+			side.RewriteIngressHosts(o, func(h string) string { return orName(back[h], h) })
 		}
 	}
 	if err := saveStandbyObjects(s.Instance, plan, objs); err != nil {
@@ -148,6 +148,17 @@ func (s *Switch) moveHosts(ctx context.Context, a *App, plan *RecoveryPlan, objs
 	return err
 }
 
+// activeAfter is the side a switch to plan's standby makes active, with
+// the renames its restore made, so that a later deploy of apps/APP lands
+// on the same copy.
+func activeAfter(plan *RecoveryPlan) side.Active {
+	rn := &side.Renames{Databases: map[string]string{}, Volumes: map[string]string{}}
+	for i := range plan.Strategies {
+		addRenames(rn, &plan.Strategies[i])
+	}
+	return side.Active{Color: plan.StandbyColor, Namespace: plan.Standby.Namespace, Plan: plan.Timestamp, Databases: rn.Databases, Volumes: rn.Volumes}
+}
+
 func servesAny(ing *networkingv1.Ingress, hosts map[string]string) bool {
 	for _, r := range ing.Spec.Rules {
 		if _, ok := hosts[r.Host]; ok {
@@ -155,16 +166,6 @@ func servesAny(ing *networkingv1.Ingress, hosts map[string]string) bool {
 		}
 	}
 	return false
-}
-
-// mapIngressHosts rewrites an Ingress's hosts through m.
-func (r *renames) mapIngressHosts(o *unstructured.Unstructured, m map[string]string) {
-	rewriteIngressHosts(o, func(h string) string {
-		if to := m[h]; to != "" {
-			return to
-		}
-		return h
-	})
 }
 
 // saveStandbyObjects rewrites the standby's compiled objects in the plan
@@ -297,8 +298,28 @@ func (c *Cleanup) run(ctx context.Context, op *operation.Op, res *CleanupResult)
 			return fmt.Errorf("delete the retired namespace %s: %w", plan.Source.Namespace, err)
 		}
 		res.Removed = append(res.Removed, "namespace "+plan.Source.Namespace)
+		if err := c.removeInventory(ctx, a, plan); err != nil {
+			return err
+		}
 	}
 	plan.Status = StatusCleaned
 	plan.complete("cleanup")
 	return plan.Save(c.Instance)
+}
+
+// removeInventory drops the retired side's record of what it deployed,
+// which lives outside its namespace and so outlives it.
+func (c *Cleanup) removeInventory(ctx context.Context, a *App, plan *RecoveryPlan) error {
+	inv := plan.Source.Inventory
+	if inv == "" { // a plan from before the field: the side's own rule
+		inv = side.Active{Original: plan.Source.Namespace != a.Name+"-"+plan.Source.ActiveColor, Namespace: plan.Source.Namespace}.Inventory(a.Name)
+	}
+	id, err := c.Instance.ID()
+	if err != nil {
+		return err
+	}
+	if _, err := a.Kube.DeleteInventory(ctx, kube.Inventory{App: inv, InstanceID: id}, false); err != nil {
+		return fmt.Errorf("remove the retired side's inventory: %w", err)
+	}
+	return nil
 }

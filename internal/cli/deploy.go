@@ -208,6 +208,9 @@ func printStatus(t *Table, r *lifecycle.StatusResult) {
 		state += " (" + r.Detail + ")"
 	}
 	t.Line("%s: %s (namespace %s, %s)", r.App, state, c.Namespace, c.NamespacePhase)
+	if r.Side != "" {
+		t.Line("serving: the %s copy restored from backup %s (wild app backups %s)", r.Side, r.Restored, r.App)
+	}
 	if r.Customized {
 		t.Line("apps/%s carries committed hand edits (customized): intentional, not drift", r.App)
 	}

@@ -274,3 +274,11 @@ func containerUsesSecret(c map[string]any, name string) bool {
 	}
 	return false
 }
+
+// WildcardTLSSecrets are the instance's wildcard certificates, which
+// cert-manager keeps in CertManagerNamespace; an app's namespace gets a
+// copy of each one its Ingresses reference.
+var WildcardTLSSecrets = []string{"wildcard-wild-cloud-tls", "wildcard-internal-wild-cloud-tls"}
+
+// CertManagerNamespace holds the wildcard certificates.
+const CertManagerNamespace = "cert-manager"

@@ -15,6 +15,7 @@ import (
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/side"
 )
 
 // Delete removes an app in two phases (state DELETING): the cluster, best
@@ -130,6 +131,7 @@ func (d *Delete) run(ctx context.Context) (*DeleteResult, error) {
 		e.RemoveAll(path.Join(instance.AppsDir, d.App))
 		e.Config.Delete([]string{"apps", d.App})
 		e.Secrets.Delete([]string{"apps", d.App})
+		side.Forget(e, d.App)
 		return nil
 	})
 	if err == nil {
@@ -139,9 +141,10 @@ func (d *Delete) run(ctx context.Context) (*DeleteResult, error) {
 	return res, op.FinishCtx(ctx, err)
 }
 
-// cleanCluster deletes what the app deployed and its namespace, waiting up
-// to d.Wait, then forces finalizers. It never touches a namespace another
-// instance or app owns.
+// cleanCluster deletes what the app deployed and its namespace, on every
+// copy a restore made (the active one, a retired or a standby one),
+// waiting up to d.Wait per namespace, then forces finalizers. It never
+// touches a namespace another instance or app owns.
 func (d *Delete) cleanCluster(ctx context.Context, res *DeleteResult, op *operation.Op) error {
 	t, err := loadTargetWith(d.Instance, d.App, d.Instance.AppDir(d.App), true)
 	if err != nil {
@@ -157,31 +160,85 @@ func (d *Delete) cleanCluster(ctx context.Context, res *DeleteResult, op *operat
 	if err := c.Ping(ctx); err != nil {
 		return err
 	}
-	if _, err := c.EnsureNamespace(ctx, t.namespace, t.owner(d.Instance), true); err != nil {
-		var oe *kube.OwnershipError
-		if errors.As(err, &oe) {
-			return fmt.Errorf("namespace %s belongs to someone else, so it was left alone: %w", t.namespace, err)
+	if err := d.removeCopy(ctx, c, op, t.instanceID, t.side.Inventory(d.App), t.namespace); err != nil {
+		return err
+	}
+	others, err := otherCopies(ctx, c, d.Instance, t)
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		if err := d.removeCopy(ctx, c, op, t.instanceID, o.inventory, o.namespace); err != nil {
+			return err
 		}
 	}
-	if _, err := c.DeleteInventory(ctx, t.inventory(), false); err != nil {
+	res.ClusterCleaned = true
+	res.ClusterDetail = "namespace " + strings.Join(append([]string{t.namespace}, namespacesOf(others)...), ", ") + " and every object the app deployed are gone"
+	return nil
+}
+
+// removeCopy deletes one copy's inventory and namespace.
+func (d *Delete) removeCopy(ctx context.Context, c *kube.Client, op *operation.Op, instanceID, inv, ns string) error {
+	owner := kube.Owner{Instance: d.Instance.Name, InstanceID: instanceID, App: inv}
+	if _, err := c.EnsureNamespace(ctx, ns, owner, true); err != nil {
+		var oe *kube.OwnershipError
+		if errors.As(err, &oe) {
+			return fmt.Errorf("namespace %s belongs to someone else, so it was left alone: %w", ns, err)
+		}
+	}
+	if _, err := c.DeleteInventory(ctx, kube.Inventory{App: inv, InstanceID: instanceID}, false); err != nil {
 		return err
 	}
 	wait := d.Wait
 	if wait == 0 {
 		wait = 30 * time.Second
 	}
-	gone, err := c.DeleteNamespace(ctx, t.namespace, wait)
-	if err != nil {
+	gone, err := c.DeleteNamespace(ctx, ns, wait)
+	if err != nil || gone {
 		return err
 	}
-	if !gone {
-		d.logf(d.App, "namespace %s still terminating after %s; forcing its finalizers", t.namespace, wait)
-		op.Note("forced finalizers of namespace %s", t.namespace)
-		if err := c.ClearTerminating(ctx, t.namespace, kube.ClearOptions{Attempts: 3, Wait: 5 * time.Second, Progress: func(s string) { op.Note("%s", s) }}); err != nil {
-			return err
+	d.logf(d.App, "namespace %s still terminating after %s; forcing its finalizers", ns, wait)
+	op.Note("forced finalizers of namespace %s", ns)
+	return c.ClearTerminating(ctx, ns, kube.ClearOptions{Attempts: 3, Wait: 5 * time.Second, Progress: func(s string) { op.Note("%s", s) }})
+}
+
+// appCopy is one copy of an app in the cluster besides the active one.
+type appCopy struct{ inventory, namespace string }
+
+// otherCopies are the app's copies that exist besides the active one and
+// that this instance owns: the original after a switch, and colored ones
+// a restore or a drill left.
+func otherCopies(ctx context.Context, c *kube.Client, inst *instance.Instance, t *target) ([]appCopy, error) {
+	var cands []appCopy
+	if !t.side.Original {
+		cands = append(cands, appCopy{t.app, t.baseNamespace})
+	}
+	for _, inv := range side.Copies(t.app) {
+		if inv != t.side.Inventory(t.app) {
+			cands = append(cands, appCopy{inv, inv})
 		}
 	}
-	res.ClusterCleaned = true
-	res.ClusterDetail = "namespace " + t.namespace + " and every object the app deployed are gone"
-	return nil
+	var out []appCopy
+	for _, cand := range cands {
+		phase, err := c.NamespacePhase(ctx, cand.namespace)
+		if err != nil {
+			return nil, err
+		}
+		if phase == kube.PhaseNotFound {
+			continue
+		}
+		owner := kube.Owner{Instance: inst.Name, InstanceID: t.instanceID, App: cand.inventory}
+		if _, err := c.EnsureNamespace(ctx, cand.namespace, owner, true); err == nil {
+			out = append(out, cand)
+		}
+	}
+	return out, nil
+}
+
+func namespacesOf(cs []appCopy) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.namespace
+	}
+	return out
 }

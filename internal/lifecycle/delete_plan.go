@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/wild-cloud/wild/internal/kube"
+	"github.com/wild-cloud/wild/internal/side"
 )
 
 // DeletePlan is what a Delete would remove and what it would leave, so a
@@ -25,6 +26,9 @@ type DeletePlan struct {
 	// Keeps is what stays: the apps it uses (and its data in them), its
 	// snapshots, the catalog package.
 	Keeps []string `json:"keeps"`
+	// Copies are the namespaces of the app's other copies (a retired or a
+	// standby one a restore made), which go too.
+	Copies []string `json:"copies,omitempty"`
 	// ClusterUnreachable is set when volumes could not be listed.
 	ClusterUnreachable string `json:"clusterUnreachable,omitempty"`
 }
@@ -49,12 +53,16 @@ func (d *Delete) Plan(ctx context.Context) (*DeletePlan, error) {
 		p.Keeps = append(p.Keeps, t.manifest.InstalledAs[ref]+" (the app it uses as "+ref+", and what "+d.App+" stored there)")
 	}
 	p.Keeps = append(p.Keeps, "its snapshots (.snapshots/"+d.App+"/)", "the catalog package: it can be added again")
-	p.Volumes, p.ClusterUnreachable = d.volumes(ctx, t.namespace)
+	p.Volumes, p.ClusterUnreachable = d.volumes(ctx, p, t)
+	if !t.side.Original {
+		p.Local = append(p.Local, side.Path(d.App)+" (which copy serves)")
+	}
 	return p, nil
 }
 
-// volumes lists the claims in ns, or says why it could not.
-func (d *Delete) volumes(ctx context.Context, ns string) ([]kube.PVCStatus, string) {
+// volumes lists the claims of every copy of the app, and the other
+// copies' namespaces into p, or says why it could not.
+func (d *Delete) volumes(ctx context.Context, p *DeletePlan, t *target) ([]kube.PVCStatus, string) {
 	c := d.Client
 	if c == nil {
 		var err error
@@ -62,11 +70,19 @@ func (d *Delete) volumes(ctx context.Context, ns string) ([]kube.PVCStatus, stri
 			return []kube.PVCStatus{}, oneLine(err)
 		}
 	}
-	st, err := c.Status(ctx, ns, nil)
+	others, err := otherCopies(ctx, c, d.Instance, t)
 	if err != nil {
 		return []kube.PVCStatus{}, oneLine(err)
 	}
-	out := append([]kube.PVCStatus{}, st.PVCs...)
+	p.Copies = namespacesOf(others)
+	out := []kube.PVCStatus{}
+	for _, ns := range append([]string{t.namespace}, p.Copies...) {
+		st, err := c.Status(ctx, ns, nil)
+		if err != nil {
+			return []kube.PVCStatus{}, oneLine(err)
+		}
+		out = append(out, st.PVCs...)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, ""
 }

@@ -478,7 +478,7 @@ func (o *deployOne) prepareNamespace(ctx context.Context, t *target) error {
 // edge case 4), stamps its hash on the workloads that use it so a change
 // rolls them, and copies dependency and wildcard TLS secrets the app uses.
 func (o *deployOne) secrets(ctx context.Context, t *target) error {
-	data, err := secretData(o.inst(), o.app)
+	data, err := t.secretData(o.inst())
 	if err != nil {
 		return err
 	}
@@ -525,9 +525,9 @@ func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[strin
 			copies = append(copies, secretCopy{dt.namespace, name, false})
 		}
 	}
-	for _, name := range wildcardSecrets {
+	for _, name := range kube.WildcardTLSSecrets {
 		if strings.Contains(text, name) {
-			copies = append(copies, secretCopy{certManagerNamespace, name, true})
+			copies = append(copies, secretCopy{kube.CertManagerNamespace, name, true})
 		}
 	}
 	changes := make([]kube.Change, len(copies))

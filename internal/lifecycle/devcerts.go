@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/kube"
 )
 
 // EnsureDevCertificates gives a local cluster the two wildcard TLS secrets
@@ -36,13 +37,13 @@ func EnsureDevCertificates(ctx context.Context, inst *instance.Instance) ([]stri
 	if err != nil {
 		internal = "internal." + fmt.Sprint(domain)
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: certManagerNamespace}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: kube.CertManagerNamespace}}
 	if _, err := c.Clientset.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
 	var created []string
-	for name, d := range map[string]string{wildcardSecrets[0]: fmt.Sprint(domain), wildcardSecrets[1]: fmt.Sprint(internal)} {
-		if _, err := c.Clientset.CoreV1().Secrets(certManagerNamespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
+	for name, d := range map[string]string{kube.WildcardTLSSecrets[0]: fmt.Sprint(domain), kube.WildcardTLSSecrets[1]: fmt.Sprint(internal)} {
+		if _, err := c.Clientset.CoreV1().Secrets(kube.CertManagerNamespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
 			continue
 		}
 		crt, key, err := selfSigned(d)
@@ -50,14 +51,14 @@ func EnsureDevCertificates(ctx context.Context, inst *instance.Instance) ([]stri
 			return nil, err
 		}
 		s := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: certManagerNamespace},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: kube.CertManagerNamespace},
 			Type:       corev1.SecretTypeTLS,
 			Data:       map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key},
 		}
-		if _, err := c.Clientset.CoreV1().Secrets(certManagerNamespace).Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := c.Clientset.CoreV1().Secrets(kube.CertManagerNamespace).Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, err
 		}
-		created = append(created, certManagerNamespace+"/"+name)
+		created = append(created, kube.CertManagerNamespace+"/"+name)
 	}
 	return created, nil
 }

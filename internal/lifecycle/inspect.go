@@ -40,7 +40,7 @@ func (d *Diff) Run(ctx context.Context) (*DiffResult, error) {
 			return nil, err
 		}
 	}
-	data, err := secretData(d.Instance, d.App)
+	data, err := t.secretData(d.Instance)
 	if err != nil {
 		return nil, err
 	}
@@ -68,10 +68,14 @@ type Status struct {
 
 // StatusResult is `wild app status`.
 type StatusResult struct {
-	App           string            `json:"app"`
-	State         string            `json:"state"`
-	Detail        string            `json:"detail,omitempty"`
-	Customized    bool              `json:"customized"`
+	App        string `json:"app"`
+	State      string `json:"state"`
+	Detail     string `json:"detail,omitempty"`
+	Customized bool   `json:"customized"`
+	// Side is the restored color that serves since a switch ("" for the
+	// original copy), and Restored the backup it came from.
+	Side          string            `json:"side,omitempty"`
+	Restored      string            `json:"restored,omitempty"`
 	Cluster       *kube.AppStatus   `json:"cluster,omitempty"`
 	LastOperation *operation.Record `json:"lastOperation,omitempty"`
 }
@@ -95,7 +99,7 @@ func (s *Status) Run(ctx context.Context) (*StatusResult, error) {
 			secrets = append(secrets, dep+"-secrets")
 		}
 	}
-	for _, w := range wildcardSecrets {
+	for _, w := range kube.WildcardTLSSecrets {
 		if strings.Contains(text, w) {
 			secrets = append(secrets, w)
 		}
@@ -105,6 +109,9 @@ func (s *Status) Run(ctx context.Context) (*StatusResult, error) {
 		return nil, err
 	}
 	res := &StatusResult{App: s.App, Cluster: st}
+	if !t.side.Original {
+		res.Side, res.Restored = t.side.Color, t.side.Plan
+	}
 	res.State, res.Detail = appStateListed(ctx, s.Instance, c, t)
 	res.Customized = customized(s.Instance, s.App)
 	if recs, err := operation.List(s.Instance.Path(instance.OperationsDir), s.App); err == nil && len(recs) > 0 {
@@ -230,7 +237,7 @@ func appStateListed(ctx context.Context, inst *instance.Instance, c *kube.Client
 	if err != nil {
 		return appState(ctx, inst, c, t)
 	}
-	data, err := secretData(inst, t.app)
+	data, err := t.secretData(inst)
 	if err != nil {
 		return appState(ctx, inst, c, t)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/side"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
@@ -26,6 +27,12 @@ type target struct {
 	objs       []*unstructured.Unstructured
 	namespace  string
 	instanceID string
+	// side is the copy of the app that serves (see package side): the
+	// original, or a restored color after a switch.
+	side    side.Active
+	renames *side.Renames
+	// baseNamespace is the original copy's namespace.
+	baseNamespace string
 }
 
 // loadTarget reads and builds an added app (kustomize, in-process).
@@ -67,7 +74,24 @@ func loadTargetWith(inst *instance.Instance, app, dir string, lenient bool) (*ta
 	if err != nil {
 		return nil, err
 	}
-	return &target{app: app, manifest: m, objs: objs, namespace: ns, instanceID: id}, nil
+	t := &target{app: app, manifest: m, objs: objs, namespace: ns, baseNamespace: ns, instanceID: id}
+	return t, t.followSide(inst)
+}
+
+// followSide points the target at the app's active copy, so that every
+// operation after a switch acts on the side that serves.
+func (t *target) followSide(inst *instance.Instance) error {
+	act, err := side.Read(inst, t.app)
+	if err != nil {
+		return err
+	}
+	t.side, t.renames = act, act.Renames()
+	if t.renames == nil {
+		return nil
+	}
+	t.objs = t.renames.Objects(t.objs)
+	t.namespace = act.Namespace
+	return nil
 }
 
 // namespaceOf takes the app's namespace from its compiled manifests (the
@@ -95,11 +119,11 @@ func namespaceOf(app string, objs []*unstructured.Unstructured) (string, error) 
 }
 
 func (t *target) inventory() kube.Inventory {
-	return kube.Inventory{App: t.app, InstanceID: t.instanceID}
+	return kube.Inventory{App: t.side.Inventory(t.app), InstanceID: t.instanceID}
 }
 
 func (t *target) owner(inst *instance.Instance) kube.Owner {
-	return kube.Owner{Instance: inst.Name, InstanceID: t.instanceID, App: t.app}
+	return kube.Owner{Instance: inst.Name, InstanceID: t.instanceID, App: t.side.Inventory(t.app)}
 }
 
 func (t *target) secretName() string { return t.app + "-secrets" }
@@ -112,6 +136,24 @@ func secretData(inst *instance.Instance, app string) (map[string][]byte, error) 
 		return nil, err
 	}
 	return appSecretData(d, app), nil
+}
+
+// secretData is the app's Secret on its active side: on a restored copy
+// the keys the manifest declares as embedding a database name name the
+// copy's database.
+func (t *target) secretData(inst *instance.Instance) (map[string][]byte, error) {
+	data, err := secretData(inst, t.app)
+	if err != nil || t.renames == nil || t.manifest.Restore == nil {
+		return data, err
+	}
+	for _, db := range t.manifest.Restore.Databases {
+		for _, k := range db.SecretKeys {
+			if v, ok := data[k]; ok {
+				data[k] = []byte(t.renames.RewriteDB(string(v)))
+			}
+		}
+	}
+	return data, nil
 }
 
 func appSecretData(d *yamldoc.Doc, app string) map[string][]byte {
@@ -140,12 +182,6 @@ func compiledText(inst *instance.Instance, app string) string {
 	}
 	return b.String()
 }
-
-// Wildcard TLS secrets live in cert-manager and are copied into apps whose
-// Ingress uses them.
-var wildcardSecrets = []string{"wildcard-wild-cloud-tls", "wildcard-internal-wild-cloud-tls"}
-
-const certManagerNamespace = "cert-manager"
 
 func sortedDeps(m map[string]string) []string {
 	var out []string

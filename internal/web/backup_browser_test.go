@@ -168,6 +168,12 @@ func (b *browser) switchAndCleanup() {
 	if err != nil || len(ing.Items) == 0 || len(ing.Items[0].Spec.Rules) == 0 || ing.Items[0].Spec.Rules[0].Host != "hello.internal.cloud.example.com" {
 		b.t.Fatalf("after the switch green does not serve the live host: %v %+v", err, ing)
 	}
+	// The app's page now shows the copy that serves.
+	b.run("app page after switch", chromedp.Navigate(b.base+"/i/home/apps/hello"), chromedp.WaitVisible(chromedp.CSS(`#side`)))
+	if side := b.text("#side"); !strings.Contains(side, "green") || !strings.Contains(side, "hello-green") {
+		b.t.Fatalf("the app page after the switch says %q", side)
+	}
+	b.run("back to backups", chromedp.Navigate(b.base+"/i/home/apps/hello/backups"), chromedp.WaitVisible(chromedp.CSS(`#cleanup`)))
 	b.run("cleanup", chromedp.Click(chromedp.CSS(`#confirm-cleanup`)), chromedp.Click(chromedp.CSS(`#cleanup`)))
 	b.until("cleaned", `document.querySelector('#backups') && !document.querySelector('#standby') && document.querySelector('#backups tbody tr').textContent.includes('cleaned')`)
 	if _, err := kcl.AppsV1().Deployments("hello-green").Get(b.ctx, "hello", metav1.GetOptions{}); err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/lifecycle"
+	"github.com/wild-cloud/wild/internal/side"
 	"github.com/wild-cloud/wild/internal/testutil"
 )
 
@@ -331,7 +332,7 @@ func switchAndCleanup(t *testing.T, f *fixture, k dbKind, backedUp string) {
 	if ns := servingNamespaces(t, host); len(ns) != 1 || ns[0] != k.app+"-green" {
 		t.Errorf("after switch %s is served from %v, want only %s-green", host, ns, k.app)
 	}
-	act, err := backup.ReadActive(f.inst, k.app)
+	act, err := side.Read(f.inst, k.app)
 	if err != nil || act.Color != "green" || act.Namespace != k.app+"-green" || act.Original {
 		t.Errorf("active side %+v %v", act, err)
 	}
