@@ -33,7 +33,7 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 	d.mustRun(op, d.do("POST", "/api/v1/instances/home/apps", op, map[string]any{"name": "hello"}))
 	d.mustRun(op, d.do("POST", "/api/v1/instances/home/apps/hello/backup", op, map[string]any{}))
 	home := filepath.Join(d.data, "instances", "home")
-	before := tree(t, home)
+	before := testutil.Tree(t, home)
 
 	const ns, ns2 = "hello-clone-api", "hello-clone-repo"
 	t.Cleanup(func() {
@@ -102,7 +102,7 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 	if err != nil || len(ing2.Spec.Rules) != 1 || !strings.HasSuffix(ing2.Spec.Rules[0].Host, ".lab2.example.net") {
 		t.Errorf("the clone from the repository serves %v (%v), want lab2's host", ing2, err)
 	}
-	if after := tree(t, home); after != before {
+	if after := testutil.Tree(t, home); after != before {
 		t.Error("the clones changed the source instance's files")
 	}
 	d.mu.Lock()
@@ -112,13 +112,4 @@ func TestCloneThroughTheDaemon(t *testing.T) {
 			t.Fatalf("a response carries the repository password: %.200s", b)
 		}
 	}
-}
-
-func tree(t *testing.T, dir string) string {
-	t.Helper()
-	s, err := testutil.Tree(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

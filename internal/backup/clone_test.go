@@ -2,9 +2,10 @@ package backup_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,11 +43,11 @@ func TestClonePolicy(t *testing.T) {
 
 	pol := backup.ClonePolicy(p.Manifest, src, secrets, target, "a.test")
 	want := map[string]string{"disableRegistration": `"true"`, "appName": `"Our Git"`, "storage": `"20Gi"`, "retries": "3"}
-	if !equalMaps(pol.Config, want) {
+	if !maps.Equal(pol.Config, want) {
 		t.Errorf("carried config %v, want %v", pol.Config, want)
 	}
 	if len(pol.Secrets) != 1 || pol.Secrets["secretKey"] != "a-secret-key" || len(pol.MissingSecrets) != 0 {
-		t.Errorf("carried secrets: %d keys %v, missing %v", len(pol.Secrets), keysOf(pol.Secrets), pol.MissingSecrets)
+		t.Errorf("carried secrets: %d keys %v, missing %v", len(pol.Secrets), slices.Sorted(maps.Keys(pol.Secrets)), pol.MissingSecrets)
 	}
 	notes := strings.Join(pol.Notes, "\n")
 	for _, key := range []string{"namespace:", "domain:", "dbHost:", "smtp.host:", "webhook:", "mirrors:"} {
@@ -75,33 +76,12 @@ func TestClonePolicy(t *testing.T) {
 	m := *p.Manifest
 	m.Restore = &catalog.Restore{DataSecrets: []string{"secretKey"}}
 	if pol := backup.ClonePolicy(&m, src, map[string]any{}, target, "a.test"); len(pol.Secrets) != 0 || len(pol.MissingSecrets) != 1 {
-		t.Errorf("missing data secret: %v %v", keysOf(pol.Secrets), pol.MissingSecrets)
+		t.Errorf("missing data secret: %v %v", slices.Sorted(maps.Keys(pol.Secrets)), pol.MissingSecrets)
 	}
 	m.Restore = nil
 	if pol := backup.ClonePolicy(&m, src, secrets, target, "a.test"); len(pol.Secrets) != 0 {
-		t.Errorf("a manifest without dataSecrets carried %v", keysOf(pol.Secrets))
+		t.Errorf("a manifest without dataSecrets carried %v", slices.Sorted(maps.Keys(pol.Secrets)))
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func keysOf(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // TestCloneRefusesBadInput: each bad request fails with one line before
@@ -124,7 +104,7 @@ func TestCloneRefusesBadInput(t *testing.T) {
 		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		must(t, os.WriteFile(p, []byte(plan), 0o600))
 	}
-	before := tree(t, data)
+	before := testutil.Tree(t, data)
 	env := backup.Env{Instance: b, Open: kopiastore.Open}
 	for _, c := range []struct {
 		name string
@@ -150,16 +130,7 @@ func TestCloneRefusesBadInput(t *testing.T) {
 			t.Errorf("%s: got %v (%s), want %s with %q on one line", c.name, err, problem.CodeOf(err), c.code, c.msg)
 		}
 	}
-	if after := tree(t, data); after != before {
+	if after := testutil.Tree(t, data); after != before {
 		t.Errorf("a refused clone changed files:\n%s\nwas:\n%s", after, before)
 	}
-}
-
-func tree(t *testing.T, dir string) string {
-	t.Helper()
-	s, err := testutil.Tree(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

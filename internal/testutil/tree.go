@@ -4,11 +4,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // Tree is every file under dir with its content (lock files aside), for
 // tests that check an operation wrote nothing there.
-func Tree(dir string) (string, error) {
+func Tree(t testing.TB, dir string) string {
+	t.Helper()
+	s, err := tree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func tree(dir string) (string, error) {
 	var b strings.Builder
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, ".lock") {

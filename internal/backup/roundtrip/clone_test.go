@@ -53,7 +53,7 @@ func TestCloneIntoAnotherInstance(t *testing.T) {
 	if _, err := (&lifecycle.Deploy{Env: benv, App: "postgres", Timeout: 5 * time.Minute, Client: f.kube}).Run(bg); err != nil {
 		t.Fatalf("deploy postgres in b: %v", err)
 	}
-	aFiles := tree(t, f.inst.Dir)
+	aFiles := testutil.Tree(t, f.inst.Dir)
 
 	// kill -9 once the new app is stopped for loading: rerunning resumes.
 	cmd := f.wildCmd("app", "clone", "gitea", "--from-instance", "dev", "--set", "namespace=b-gitea")
@@ -113,7 +113,7 @@ func TestCloneIntoAnotherInstance(t *testing.T) {
 	if rec, err := backup.ReadCloneRecord(b, "gitea"); err != nil || rec.Status != "cloned" || rec.Backup != res.ID {
 		t.Errorf("clone record %+v %v", rec, err)
 	}
-	if after := tree(t, f.inst.Dir); after != aFiles {
+	if after := testutil.Tree(t, f.inst.Dir); after != aFiles {
 		t.Error("the clone changed files of instance A")
 	}
 }
@@ -129,13 +129,4 @@ func (f *fixture) secondInstance(name, domain string) *instance.Instance {
 		must(f.t, inst.SetConfig("cluster.images."+r.Replaces, r.Ref))
 	}
 	return inst
-}
-
-func tree(t *testing.T, dir string) string {
-	t.Helper()
-	s, err := testutil.Tree(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
