@@ -42,7 +42,8 @@ wild backup key export; never on the command line), and for S3 the secret key in
 WILD_S3_SECRET_ACCESS_KEY.
 
 The app's dependencies (its database server) must be added and deployed here
-first. An app this instance already has is refused. A clone that fails is
+first. When both instances share one cluster, give the clone its own namespace
+(--set namespace=...): the source's namespace belongs to the source. An app this instance already has is refused. A clone that fails is
 resumed by running the same command again; backups/NAME/clone.yaml records
 how far it got.`
 
