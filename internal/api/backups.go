@@ -41,6 +41,39 @@ type verifyIn struct {
 	}
 }
 
+type cloneIn struct {
+	AppIn
+	Body struct {
+		FromInstance   string            `json:"fromInstance,omitempty" maxLength:"63" doc:"The instance whose backup is cloned (same data directory); it is only read. Or give repository."`
+		Repository     *cloneRepoIn      `json:"repository,omitempty" doc:"A bare backup repository to clone from, instead of fromInstance."`
+		From           string            `json:"from,omitempty" maxLength:"32" doc:"Backup id in that instance; its newest completed one when empty."`
+		Set            map[string]string `json:"set,omitempty" doc:"Config of the new app, keys relative to apps.APP; wins over what is carried."`
+		TimeoutSeconds int               `json:"timeoutSeconds,omitempty" minimum:"0" maximum:"3600"`
+	}
+}
+
+type cloneRepoIn struct {
+	Path            string                `json:"path,omitempty" maxLength:"4096" doc:"A repository directory (shared path or NFS mount)."`
+	S3              *backup.S3Destination `json:"s3,omitempty" doc:"Or an S3 repository."`
+	SecretAccessKey string                `json:"secretAccessKey,omitempty" maxLength:"256" doc:"The S3 secret key; never recorded."`
+	Password        string                `json:"password" minLength:"1" maxLength:"256" doc:"The repository password (wild backup key export); never recorded."`
+	Instance        string                `json:"instance" minLength:"1" maxLength:"63" doc:"The instance whose backups in the repository are cloned."`
+	Domain          string                `json:"domain,omitempty" maxLength:"253" doc:"That instance's domain; default: from the app's backed-up domain."`
+}
+
+func (r *cloneRepoIn) source() *backup.RepositorySource {
+	if r == nil {
+		return nil
+	}
+	src := &backup.RepositorySource{Instance: r.Instance, Domain: r.Domain, Password: r.Password, Destination: backup.Destination{Path: r.Path, S3: r.S3}}
+	if r.S3 != nil {
+		s3 := *r.S3
+		s3.SecretAccessKey = r.SecretAccessKey
+		src.Destination.S3 = &s3
+	}
+	return src
+}
+
 type pruneIn struct {
 	AppIn
 	Body struct {
@@ -127,6 +160,34 @@ func (s *Server) backupRoutes() {
 			return s.runBackupOp(ctx, &in.AppIn, "verify", func(env backup.Env) func(context.Context) (any, error) {
 				v := &backup.Verify{Env: env, App: in.App, From: in.Body.From, Timeout: time.Duration(in.Body.TimeoutSeconds) * time.Second}
 				return result(v.Run)
+			})
+		})
+	register(s, post("clone-app", "/instances/{instance}/apps/{app}/clone", "Clone an app's backup from another instance into this one, with this instance's domain and secrets policy"),
+		func(ctx context.Context, in *cloneIn) (*accepted, error) {
+			var src *instance.Instance
+			if in.Body.Repository == nil || in.Body.FromInstance != "" {
+				var err error
+				if src, err = (&InstIn{Instance: in.Body.FromInstance}).open(s); err != nil {
+					return nil, err
+				}
+			}
+			cat, err := s.Catalog()
+			if err != nil {
+				return nil, err
+			}
+			inst, err := in.open(s)
+			if err != nil {
+				return nil, err
+			}
+			c := &backup.Clone{Env: backupEnv(inst, nil), Catalog: cat, App: in.App, Source: src, Repository: in.Body.Repository.source(),
+				From: in.Body.From, Set: in.Body.Set, Timeout: time.Duration(in.Body.TimeoutSeconds) * time.Second}
+			// Bad input is answered now, not as a failed operation.
+			if err := c.Check(ctx); err != nil {
+				return nil, err
+			}
+			return s.runBackupOp(ctx, &in.AppIn, "clone", func(env backup.Env) func(context.Context) (any, error) {
+				c.Env = env
+				return result(c.Run)
 			})
 		})
 	register(s, post("prune-backups", "/instances/{instance}/apps/{app}/backups/prune", "Delete the backups the retention policy drops"),

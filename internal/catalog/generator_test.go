@@ -102,13 +102,14 @@ restore:
     - configKey: dbName
       secretKeys: [dbUrl]
   volumes: [x-pvc]
+  dataSecrets: [dbUrl]
 `
 	m, err := catalog.ParseManifest("x/manifest.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := m.Restore
-	if r == nil || len(r.Databases) != 1 || r.Databases[0].ConfigKey != "dbName" || r.Databases[0].SecretKeys[0] != "dbUrl" || r.Volumes[0] != "x-pvc" {
+	if r == nil || len(r.Databases) != 1 || r.Databases[0].ConfigKey != "dbName" || r.Databases[0].SecretKeys[0] != "dbUrl" || r.Volumes[0] != "x-pvc" || len(r.DataSecrets) != 1 {
 		t.Fatalf("restore = %+v", r)
 	}
 	b, err := m.Marshal()
@@ -116,13 +117,14 @@ restore:
 		t.Fatal(err)
 	}
 	back, err := catalog.ParseManifest("x/manifest.yaml", b)
-	if err != nil || back.Restore == nil || back.Restore.Volumes[0] != "x-pvc" || back.Restore.Databases[0].SecretKeys[0] != "dbUrl" {
+	if err != nil || back.Restore == nil || back.Restore.Volumes[0] != "x-pvc" || back.Restore.Databases[0].SecretKeys[0] != "dbUrl" || back.Restore.DataSecrets[0] != "dbUrl" {
 		t.Errorf("round trip: %v %+v\n%s", err, back, b)
 	}
 	for _, bad := range []struct{ yaml, msg string }{
 		{strings.Replace(src, "configKey: dbName", "configKey: nope", 1), `configKey "nope" is not a key of defaultConfig`},
 		{strings.Replace(src, "[dbUrl]", "[other]", 1), `secret key "other" is not in defaultSecrets`},
 		{strings.Replace(src, "[x-pvc]", "[../x]", 1), "restore.volumes"},
+		{strings.Replace(src, "dataSecrets: [dbUrl]", "dataSecrets: [salt]", 1), `restore.dataSecrets: secret key "salt" is not in defaultSecrets`},
 	} {
 		if _, err := catalog.ParseManifest("x/manifest.yaml", []byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.msg) {
 			t.Errorf("want %q, got %v", bad.msg, err)

@@ -46,6 +46,11 @@ type Restore struct {
 	Databases []RestoreDatabase
 	// Volumes are the names of the app's PersistentVolumeClaims.
 	Volumes []string
+	// DataSecrets are the app's secret keys its data cannot live without
+	// (a key the app encrypts or signs stored data with). A clone into
+	// another instance carries these from the backup; every other secret
+	// is the target instance's own.
+	DataSecrets []string
 }
 
 // RestoreDatabase is one database of the app.

@@ -15,6 +15,7 @@ import (
 //	    - configKey: dbName
 //	      secretKeys: [dbUrl]
 //	  volumes: [listmonk-pvc]
+//	  dataSecrets: [secretKey]
 func (p *parser) restore(v *yaml.Node) error {
 	if isNull(v) {
 		return nil
@@ -52,8 +53,19 @@ func (p *parser) restore(v *yaml.Node) error {
 				}
 				r.Volumes = append(r.Volumes, it.Value)
 			}
+		case "dataSecrets":
+			items, err := p.seq("restore.dataSecrets", val)
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				if it.Kind != yaml.ScalarNode || it.Value == "" {
+					return p.errf(it, "restore.dataSecrets entries are secret keys the data depends on, e.g. secretKey")
+				}
+				r.DataSecrets = append(r.DataSecrets, it.Value)
+			}
 		default:
-			return p.errf(k, "unknown key %q in restore (known: databases, volumes)", k.Value)
+			return p.errf(k, "unknown key %q in restore (known: databases, volumes, dataSecrets)", k.Value)
 		}
 	}
 	p.m.Restore = r
@@ -118,6 +130,11 @@ func (p *parser) validateRestore(root *yaml.Node) error {
 			}
 		}
 	}
+	for _, sk := range r.DataSecrets {
+		if !secrets[sk] {
+			return p.errf(at, "restore.dataSecrets: secret key %q is not in defaultSecrets or requiredSecrets", sk)
+		}
+	}
 	return nil
 }
 
@@ -148,6 +165,9 @@ func (r *Restore) marshal() *yaml.Node {
 	}
 	if len(r.Volumes) > 0 {
 		out.Content = append(out.Content, str("volumes"), StringSeq(r.Volumes))
+	}
+	if len(r.DataSecrets) > 0 {
+		out.Content = append(out.Content, str("dataSecrets"), StringSeq(r.DataSecrets))
 	}
 	return out
 }

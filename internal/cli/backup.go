@@ -29,7 +29,7 @@ WITHOUT IT THE BACKUPS CANNOT BE READ: keep a copy (wild backup key export).`
 
 func addBackupCommands(root *cobra.Command, g *Globals) {
 	appCmd := subcommand(root, "app")
-	appCmd.AddCommand(appBackupCmd(g), appBackupsCmd(g), appRestoreCmd(g), appSwitchCmd(g), appCleanupCmd(g), appVerifyCmd(g))
+	appCmd.AddCommand(appBackupCmd(g), appBackupsCmd(g), appRestoreCmd(g), appSwitchCmd(g), appCleanupCmd(g), appVerifyCmd(g), appCloneCmd(g))
 	b := &cobra.Command{Use: "backup", Short: "The backup repository of the instance", Long: backupHelp}
 	key := &cobra.Command{Use: "key", Short: "The backup repository's password"}
 	key.AddCommand(backupKeyExportCmd(g))

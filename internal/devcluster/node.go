@@ -641,6 +641,13 @@ func (c *Cluster) startNode(ctx context.Context, st *state) error {
 // node made on the machine: mounts, network namespaces, the bridge and the
 // iptables rules.
 func stopNode(dir string, st *state) []error {
+	// A cluster that waited its turn for the node and never got it must
+	// not touch it: the node's cgroup, mounts and network are the holder's,
+	// and killPods would SIGKILL every container of the running cluster
+	// (clustertest calls Down after each ErrNodeBusy, every 3 s).
+	if errors.Is(nodeAvailable(dir), ErrNodeBusy) {
+		return stopAll(st, []string{Kubelet, KubeProxy, CoreDNS, Containerd})
+	}
 	errs := stopAll(st, []string{Kubelet, KubeProxy, CoreDNS})
 	errs = append(errs, killPods(dir)...)
 	errs = append(errs, stopAll(st, []string{Containerd})...)

@@ -59,7 +59,7 @@ type planRow struct {
 }
 
 // backupActions are the operations the backups page shows.
-var backupActions = map[string]bool{"backup": true, "restore": true, "switch": true, "cleanup": true, "prune": true, "verify": true}
+var backupActions = map[string]bool{"backup": true, "restore": true, "switch": true, "cleanup": true, "prune": true, "verify": true, "clone": true}
 
 func (u *UI) backups(w http.ResponseWriter, r *http.Request, p page) {
 	app := r.PathValue("app")

@@ -47,6 +47,11 @@ type Options struct {
 	// CacheBytes bounds each of kopia's content and metadata caches;
 	// 0 means 256 MiB.
 	CacheBytes int64
+	// NoCreate refuses a destination that holds no repository instead of
+	// creating one there: a reader (a restore, a clone from another
+	// instance's repository) must not leave an empty repository behind a
+	// mistyped path.
+	NoCreate bool
 }
 
 // S3 is an S3-compatible bucket. The bucket must exist.
@@ -69,6 +74,9 @@ var (
 	// ErrWrongPassword is returned when the repository exists and was
 	// created with another password.
 	ErrWrongPassword = errors.New("wrong backup repository password")
+	// ErrNoRepository is returned with Options.NoCreate when the
+	// destination holds no repository.
+	ErrNoRepository = fmt.Errorf("no backup repository there (check the path, or the bucket and prefix): %w", backup.ErrNotFound)
 )
 
 const (
@@ -105,7 +113,7 @@ func Connect(ctx context.Context, opt Options) (*Store, error) {
 	}
 	defer st.Close(ctx) //nolint:errcheck // only used to connect; Open makes its own
 
-	if err := ensureInitialized(ctx, st, opt.Password); err != nil {
+	if err := ensureInitialized(ctx, st, opt.Password, !opt.NoCreate); err != nil {
 		return nil, fmt.Errorf("backup repository at %s: %w", dest, err)
 	}
 	configFile, err := connect(ctx, st, opt)
@@ -149,7 +157,10 @@ func storage(ctx context.Context, opt Options) (blob.Storage, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("backup destination %s: %w", opt.Path, err)
 		}
-		st, err := filesystem.New(ctx, &filesystem.Options{Path: path}, true)
+		if _, err := os.Stat(path); opt.NoCreate && errors.Is(err, os.ErrNotExist) {
+			return nil, "", fmt.Errorf("backup destination %s: %w", path, ErrNoRepository)
+		}
+		st, err := filesystem.New(ctx, &filesystem.Options{Path: path}, !opt.NoCreate)
 		if err != nil {
 			return nil, "", fmt.Errorf("backup destination %s: %w", path, err)
 		}
@@ -215,13 +226,16 @@ func checkBucket(ctx context.Context, o *S3) error {
 	return nil
 }
 
-func ensureInitialized(ctx context.Context, st blob.Storage, password string) error {
+func ensureInitialized(ctx context.Context, st blob.Storage, password string, create bool) error {
 	_, err := st.GetMetadata(ctx, format.KopiaRepositoryBlobID)
 	if err == nil {
 		return nil
 	}
 	if !errors.Is(err, blob.ErrBlobNotFound) {
 		return fmt.Errorf("read repository format (check the destination and its credentials): %w", err)
+	}
+	if !create {
+		return ErrNoRepository
 	}
 	err = repo.Initialize(ctx, st, &repo.NewRepositoryOptions{}, password)
 	if err != nil && !errors.Is(err, repo.ErrAlreadyInitialized) {
