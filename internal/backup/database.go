@@ -221,7 +221,7 @@ func serverPod(ctx context.Context, a *App, server string) (podExec, error) {
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		if p.DeletionTimestamp == nil && podReady(p) && len(p.Spec.Containers) > 0 {
-			px := podExec{kube: a.Kube, namespace: ns, pod: p.Name, container: p.Spec.Containers[0].Name}
+			px := podExec{kube: a.Kube, namespace: ns, pod: p.Name, container: p.Spec.Containers[0].Name, app: server}
 			if port, err := a.Instance.GetConfig("apps." + server + ".port"); err == nil && portRE.MatchString(fmt.Sprint(port)) {
 				px.env = "export WILD_DB_PORT=" + fmt.Sprint(port) + "; "
 			}
