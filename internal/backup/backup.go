@@ -86,6 +86,7 @@ func (b *Backup) run(ctx context.Context, op *operation.Op, res *BackupResult) e
 	if err := plan.Save(b.Instance); err != nil {
 		return err
 	}
+	defer heartbeat(b.Instance, plan.App, plan.Timestamp, HeartbeatEvery)()
 	op.Step("backup")
 	// The repository reports what it has read of all streams so far.
 	progress := b.progressEvents(b.App, "backup")
