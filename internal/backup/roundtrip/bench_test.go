@@ -102,7 +102,9 @@ func localTable(b *testing.B, rows int) {
 			b.Fatalf("local PostgreSQL: %v: %s", err, out)
 		}
 	}
-	b.Cleanup(func() { _ = exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "drop database if exists wild_bench").Run() })
+	b.Cleanup(func() {
+		_ = exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "drop database if exists wild_bench").Run()
+	})
 	if out, err := exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "wild_bench", "-v", "ON_ERROR_STOP=1", "-qc", benchTable(rows)).CombinedOutput(); err != nil {
 		b.Fatalf("local PostgreSQL: %v: %s", err, out)
 	}
@@ -239,4 +241,3 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
-
