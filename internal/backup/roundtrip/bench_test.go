@@ -27,7 +27,7 @@ import (
 //	raw      pg_dump > file, plain format, through the same exec
 //	         transport the backup uses (the pod's pg_dump, this
 //	         process writing the file)
-//	raw-Fc   the same with -Fc, the dump format the backup stores
+//	raw-Fc   the same with -Fc -Z0, the dump the backup stores
 //	backup   `wild app backup gitea --skip volume` into a fresh
 //	         repository: the whole process, with its peak RSS
 //	second   the same again, nothing changed: its time and new bytes
@@ -57,7 +57,7 @@ func BenchmarkBackupVsRawDump(b *testing.B) {
 	var res benchResults
 	for r := 1; r <= rounds; r++ {
 		raw, size := rawDump(b, f, pod.Name, pod.Spec.Containers[0].Name, "pg_dump -d gitea", filepath.Join(dir, "raw.sql"))
-		rawFc, sizeFc := rawDump(b, f, pod.Name, pod.Spec.Containers[0].Name, "pg_dump -Fc -d gitea", filepath.Join(dir, "raw.dump"))
+		rawFc, sizeFc := rawDump(b, f, pod.Name, pod.Spec.Containers[0].Name, "pg_dump -Fc -Z0 -d gitea", filepath.Join(dir, "raw.dump"))
 		repo := filepath.Join(dir, fmt.Sprintf("repo-%d", r))
 		must(b, f.inst.SetConfig("backup.destination.path", repo))
 		first := benchBackup(b, f)
@@ -188,7 +188,7 @@ func (r benchResults) print(b *testing.B, local bool) {
 	load, _ := os.ReadFile("/proc/loadavg")
 	lines := []string{
 		fmt.Sprintf("backup throughput / raw `pg_dump > file` (same exec transport): %s", mmm(r.ratio, "%.2f")),
-		fmt.Sprintf("backup throughput / raw `pg_dump -Fc > file`:                   %s", mmm(r.ratioFc, "%.2f")),
+		fmt.Sprintf("backup throughput / raw `pg_dump -Fc -Z0 > file`:               %s", mmm(r.ratioFc, "%.2f")),
 		fmt.Sprintf("dump+store step alone / raw:                                    %s", mmm(r.store, "%.2f")),
 		fmt.Sprintf("raw pg_dump through exec, seconds:                               %s (dump %s)", mmm(r.raw, "%.1f"), mib(int64(median(r.dump)))),
 		fmt.Sprintf("second, unchanged backup, seconds:                               %s", mmm(r.second, "%.1f")),
