@@ -2,7 +2,7 @@
 # `make test`. Everything the tests need is built or started from here.
 GO ?= go
 
-.PHONY: test test-deps browser build cluster-binaries vet bench bench-add bench-perf bench-deploy bench-api
+.PHONY: test test-deps browser build cluster-binaries vet bench bench-add bench-perf bench-deploy bench-api bench-backup
 
 # What the dev cluster's real node needs (internal/realnode tests it), the
 # dev images' builder, and the database clients the tests check them with.
@@ -41,7 +41,7 @@ vet:
 build:
 	$(GO) build -o wild ./cmd/wild
 
-bench: bench-add bench-perf bench-api
+bench: bench-add bench-perf bench-api bench-backup
 
 bench-add: cluster-binaries
 	$(GO) test -run '^$$' -bench 'BenchmarkAdd|BenchmarkCompile|BenchmarkRender|BenchmarkProcessSpawn' -benchtime 20x -count 5 -cpu 1 ./internal/lifecycle/
@@ -60,3 +60,10 @@ bench-deploy: cluster-binaries
 # beside the same read in-process; one event fanned out to 100 SSE clients.
 bench-api: cluster-binaries
 	$(GO) test -run '^$$' -bench 'BenchmarkStatusUnderLoad|BenchmarkSSEFanOut' -benchtime 1x -count 3 ./internal/api/
+
+# Issue 14: backup of a generated 1 GB database on the real node against a
+# raw pg_dump > file through the same exec transport, min/median/max of
+# the throughput ratio over ROUNDS, the backup process's peak RSS and a
+# second, unchanged backup. BENCH_DB_MB sizes the table.
+bench-backup: cluster-binaries
+	ROUNDS=$${ROUNDS:-3} $(GO) test -run '^$$' -bench BenchmarkBackupVsRawDump -benchtime 1x -count 1 -timeout 90m ./internal/backup/roundtrip/

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/operation"
@@ -86,15 +87,18 @@ func (b *Backup) run(ctx context.Context, op *operation.Op, res *BackupResult) e
 	if err := plan.Save(b.Instance); err != nil {
 		return err
 	}
+	defer heartbeat(b.Instance, plan.App, plan.Timestamp, HeartbeatEvery)()
 	op.Step("backup")
 	// The repository reports what it has read of all streams so far.
 	progress := b.progressEvents(b.App, "backup")
-	snap, err := b.save(ctx, a, plan, store, progress)
+	snap, used, err := b.save(ctx, a, plan, store, progress)
+	defer releaseAll(used)
 	if err != nil {
 		return failPlan(b.Env, plan, err)
 	}
+	crashpoint.Hit("backup.dumped")
 	op.Step("checksum tables")
-	recordTables(ctx, a, plan)
+	recordTables(ctx, a, plan, used)
 	plan.Snapshot, plan.Status, plan.Owner = snap.ID, StatusBackedUp, nil
 	for i := range plan.Strategies {
 		plan.Strategies[i].Status = StatusBackedUp
@@ -102,18 +106,30 @@ func (b *Backup) run(ctx context.Context, op *operation.Op, res *BackupResult) e
 	plan.complete("backup")
 	res.Snapshot, res.Stats, res.Strategies = snap.ID, snap.Stats, plan.Strategies
 	op.Note("%d bytes read, %d new bytes stored", snap.Stats.Bytes, snap.Stats.NewBytes)
-	return plan.Save(b.Instance)
+	if err := plan.Save(b.Instance); err != nil {
+		return err
+	}
+	// This run holds the app's lock, which every drill holds while it
+	// runs: a drill side that exists now was left by a killed drill.
+	if _, err := removeLeftoverDrill(ctx, op, a, plan); err != nil {
+		op.Warn("%v", err)
+	}
+	return nil
 }
 
-func (b *Backup) save(ctx context.Context, a *App, plan *RecoveryPlan, store Store, progress func(string, int64)) (Snapshot, error) {
+// save stores the streams of the app's strategies in one snapshot; used
+// are the strategies that wrote plan.Strategies, in its order, for the
+// caller to release what they hold.
+func (b *Backup) save(ctx context.Context, a *App, plan *RecoveryPlan, store Store, progress func(string, int64)) (_ Snapshot, used []Strategy, _ error) {
 	var streams []Stream
 	for _, s := range SelectStrategies(a) {
 		if s.Name() != "config" && slices.Contains(b.Skip, s.Name()) {
 			continue
 		}
+		used = append(used, s)
 		st, params, err := s.Backup(ctx, a)
 		if err != nil {
-			return Snapshot{}, fmt.Errorf("%s: %w", s.Name(), err)
+			return Snapshot{}, used, fmt.Errorf("%s: %w", s.Name(), err)
 		}
 		e := StrategyEntry{Name: s.Name(), Status: StatusBackingUp, Params: params}
 		for _, x := range st {
@@ -123,12 +139,13 @@ func (b *Backup) save(ctx context.Context, a *App, plan *RecoveryPlan, store Sto
 		streams = append(streams, st...)
 	}
 	if err := plan.Save(b.Instance); err != nil {
-		return Snapshot{}, err
+		return Snapshot{}, used, err
 	}
 	tags := map[string]string{"plan": plan.Timestamp}
-	return store.Save(ctx, Source{Instance: b.Instance.Name, App: b.App}, tags, streams, func(p Progress) {
+	snap, err := store.Save(ctx, Source{Instance: b.Instance.Name, App: b.App}, tags, streams, func(p Progress) {
 		progress(p.File, p.Bytes)
 	})
+	return snap, used, err
 }
 
 func newPlan(e Env, a *App) *RecoveryPlan {

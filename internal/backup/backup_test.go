@@ -221,3 +221,81 @@ func TestSelectStrategiesFromTheManifest(t *testing.T) {
 		t.Errorf("heuristic fallback: %d strategies, warnings %v", len(s), warned)
 	}
 }
+
+// A long run's heartbeat moves on its own, never undoes what the run
+// saved meanwhile, stops when told, and leaves alone a plan that another
+// process owns.
+func TestHeartbeatKeepsALongRunAlive(t *testing.T) {
+	inst := newInstance(t)
+	old := time.Now().Add(-time.Hour).UTC()
+	p := &RecoveryPlan{App: "gitea", Instance: "home", Timestamp: "20260308T231537Z", Status: StatusRestoring, Owner: owner()}
+	if err := p.Save(inst); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() *RecoveryPlan {
+		t.Helper()
+		got, err := LoadPlan(inst, "gitea", p.Timestamp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// The stored heartbeat is made old, as after a long silent dump.
+	aged := stored()
+	aged.Owner.Heartbeat = old
+	writePlanRaw(t, inst, aged)
+
+	stop := heartbeat(inst, "gitea", p.Timestamp, 10*time.Millisecond)
+	waitFor(t, "a heartbeat", func() bool { return stored().Owner.Heartbeat.After(old.Add(time.Minute)) })
+	// The run records progress meanwhile: the beats keep it.
+	p.Status, p.Error = StatusRestoring, "step two"
+	if err := p.Save(inst); err != nil {
+		t.Fatal(err)
+	}
+	beatAfter := stored().Owner.Heartbeat
+	waitFor(t, "a heartbeat after the run saved", func() bool { return stored().Owner.Heartbeat.After(beatAfter) })
+	if got := stored(); got.Error != "step two" || got.Status != StatusRestoring || got.Stale(time.Now().Add(LockTTL/2)) {
+		t.Errorf("after beats: %+v", got)
+	}
+	stop()
+	last := stored().Owner.Heartbeat
+	time.Sleep(50 * time.Millisecond)
+	if got := stored().Owner.Heartbeat; !got.Equal(last) {
+		t.Errorf("the heartbeat moved after stop: %s -> %s", last, got)
+	}
+
+	// Another process took the plan over: a beat of this one changes nothing.
+	other := stored()
+	other.Owner = &Owner{PID: os.Getpid() + 1, Host: "elsewhere", Heartbeat: old}
+	writePlanRaw(t, inst, other)
+	if err := beat(inst, "gitea", p.Timestamp); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored().Owner; got.Host != "elsewhere" || !got.Heartbeat.Equal(old) {
+		t.Errorf("a beat changed another owner's plan: %+v", got)
+	}
+}
+
+// writePlanRaw stores p as it is (Save would refresh the heartbeat).
+func writePlanRaw(t *testing.T, inst *instance.Instance, p *RecoveryPlan) {
+	t.Helper()
+	b, err := yaml.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(inst.Path(planPath(p.App, p.Timestamp)), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond for up to 10s (a bound for a loaded machine, not a
+// timing assertion).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("no %s within 10s", what)
+}

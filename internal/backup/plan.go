@@ -207,3 +207,57 @@ func validTimestamp(s string) bool {
 	_, err := time.Parse(tsLayout, s)
 	return err == nil
 }
+
+// HeartbeatEvery is how often a running backup or restore refreshes its
+// plan's heartbeat: well inside LockTTL, so a dump or a restore that
+// takes longer than LockTTL is never taken for dead by a run on another
+// host (where the owner's PID cannot be checked).
+var HeartbeatEvery = LockTTL / 4
+
+// heartbeat refreshes the owner's heartbeat of the stored plan app/ts every
+// interval until stop is called (stop waits for a refresh under way). It
+// reads the plan afresh under the instance lock and changes only the
+// heartbeat, so it never undoes what the run saved meanwhile, and it
+// leaves alone a plan this process no longer owns.
+func heartbeat(inst *instance.Instance, app, ts string, every time.Duration) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				_ = beat(inst, app, ts) // a missed beat is retried next tick; the TTL allows several
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
+
+func beat(inst *instance.Instance, app, ts string) error {
+	return inst.Update(func(e *instance.Edit) error {
+		b, err := os.ReadFile(inst.Path(planPath(app, ts)))
+		if err != nil {
+			return err
+		}
+		p := &RecoveryPlan{}
+		if err := yaml.Unmarshal(b, p); err != nil {
+			return err
+		}
+		me := owner()
+		if p.Owner == nil || p.Owner.PID != me.PID || p.Owner.Host != me.Host {
+			return nil
+		}
+		p.Owner.Heartbeat = me.Heartbeat
+		if b, err = yaml.Marshal(p); err != nil {
+			return err
+		}
+		return e.WriteFile(planPath(app, ts), b, 0o600)
+	})
+}

@@ -92,6 +92,7 @@ func (r *Restore) run(ctx context.Context, op *operation.Op, res *RestoreResult)
 	if err := plan.Save(r.Instance); err != nil {
 		return err
 	}
+	defer heartbeat(r.Instance, plan.App, plan.Timestamp, HeartbeatEvery)()
 	a.Progress = r.progressEvents(r.App, "restore")
 	in := func(ctx context.Context, name string) (io.ReadCloser, error) {
 		return store.Open(ctx, plan.Snapshot, name)

@@ -15,7 +15,11 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilexec "k8s.io/client-go/util/exec"
+
 	"github.com/wild-cloud/wild/internal/kube"
+	"github.com/wild-cloud/wild/internal/problem"
 )
 
 // Every byte stream that crosses exec is counted and hashed on both ends:
@@ -133,6 +137,27 @@ type podExec struct {
 	namespace, pod, container string
 	// env is shell prepended to every script (e.g. the server's port).
 	env string
+	// app is the added app the pod belongs to, for the advice of an
+	// exec that could not run; "" for a helper pod.
+	app string
+}
+
+// unavailable classifies an exec failure. A command that ran and exited
+// non-zero is the command's failure, a cancelled run is the caller's, and
+// a refused one is the credentials': they keep their error. Anything else (the pod gone, its container not
+// running, the stream broken or damaged) means the pod could not be
+// reached, which a retry cures once the pod runs again.
+func (p podExec) unavailable(err error) error {
+	var exit utilexec.ExitError
+	if err == nil || errors.As(err, &exit) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+		return err
+	}
+	e := problem.Wrap(problem.Unavailable, err, "")
+	if p.app != "" {
+		return e.With("app.status", fmt.Sprintf("check that the %s pod %s/%s runs, then retry", p.app, p.namespace, p.pod), "app", p.app)
+	}
+	return e.With("", fmt.Sprintf("check that the pod %s/%s runs, then retry", p.namespace, p.pod))
 }
 
 // endMark closes the output of every short script, so an answer that
@@ -168,7 +193,7 @@ func (p podExec) runOnce(ctx context.Context, script string, args ...string) (st
 	err := p.kube.Exec(ctx, kube.ExecOptions{Namespace: p.namespace, Pod: p.pod, Container: p.container,
 		Command: append([]string{"sh", "-c", withEndMark(p.env + script), "sh"}, args...), Stdout: &out, Stderr: &errb})
 	if err != nil {
-		return "", fmt.Errorf("%w: %s", err, lastLines(errb.String(), 5))
+		return "", p.unavailable(fmt.Errorf("%w: %s", err, lastLines(errb.String(), 5)))
 	}
 	return out.String(), nil
 }
@@ -185,7 +210,7 @@ func (p podExec) streamOut(ctx context.Context, what, cmd string, progress func(
 		err := p.kube.Exec(ctx, kube.ExecOptions{Namespace: p.namespace, Pod: p.pod, Container: p.container,
 			Command: append([]string{"sh", "-c", outScript(p.env + cmd), "sh"}, args...),
 			Stdout:  io.MultiWriter(pw, seen), Stderr: &errb})
-		err = checkStream(what, err, errb.String(), seen.tally())
+		err = p.unavailable(checkStream(what, err, errb.String(), seen.tally()))
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -199,7 +224,7 @@ func (p podExec) streamIn(ctx context.Context, what, cmd string, in io.Reader, p
 	err := p.kube.Exec(ctx, kube.ExecOptions{Namespace: p.namespace, Pod: p.pod, Container: p.container,
 		Command: append([]string{"sh", "-c", inScript(p.env + cmd), "sh"}, args...),
 		Stdin:   io.TeeReader(in, seen), Stdout: io.Discard, Stderr: &errb})
-	return checkStream(what, err, errb.String(), seen.tally())
+	return p.unavailable(checkStream(what, err, errb.String(), seen.tally()))
 }
 
 func checkStream(what string, err error, stderr string, seen tally) error {

@@ -11,6 +11,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/wild-cloud/wild/internal/crashpoint"
+	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
 )
 
@@ -96,6 +98,9 @@ func (v *Verify) run(ctx context.Context, op *operation.Op, r *Restore, rec *Ver
 		return err
 	}
 	a.Color, a.Progress = VerifyColor, v.progressEvents(v.App, "verify")
+	if _, err := removeLeftoverDrill(ctx, op, a, scratch); err != nil {
+		return err
+	}
 	err = v.drill(ctx, op, r, a, scratch, rec)
 	op.Step("clean up")
 	removed, cerr := discard(context.WithoutCancel(ctx), a, scratch)
@@ -135,6 +140,7 @@ func (v *Verify) drill(ctx context.Context, op *operation.Op, r *Restore, a *App
 	if err != nil {
 		return err
 	}
+	crashpoint.Hit("backup.verify-restored")
 	op.Step("check data")
 	checkStart := time.Now()
 	if rec.Checked, err = checkData(ctx, a, plan, in); err != nil {
@@ -172,7 +178,10 @@ func checkData(ctx context.Context, a *App, plan *RecoveryPlan, in Reader) ([]st
 		if e.Backup[tablesKey] == "" {
 			return checked, fmt.Errorf("backup %s recorded no table checksums for database %s, so the drill cannot check it; make a new backup", plan.Timestamp, e.Params["dbName"])
 		}
-		got, err := s.tableSums(ctx, a, e.Restore["dbName"])
+		if e.Backup[sumsKey] != s.dialect.sumVersion {
+			return checked, fmt.Errorf("backup %s recorded the table checksums of database %s by an older formula, so the drill cannot check it; make a new backup", plan.Timestamp, e.Params["dbName"])
+		}
+		got, err := s.tableSums(ctx, a, e.Restore["dbName"], "")
 		if err != nil {
 			return checked, err
 		}
@@ -266,6 +275,28 @@ func discard(ctx context.Context, a *App, plan *RecoveryPlan) ([]string, error) 
 		removed = append(removed, "namespace "+ns)
 	}
 	return removed, errors.Join(errs...)
+}
+
+// removeLeftoverDrill removes the throwaway side of a drill that was
+// killed before its own clean-up: its namespace, made first by every
+// drill, still exists, and the caller holds the app's lock, which every
+// drill holds while it runs, so no drill owns it any more. plan names
+// the databases to drop. It returns what it removed.
+func removeLeftoverDrill(ctx context.Context, op *operation.Op, a *App, plan *RecoveryPlan) ([]string, error) {
+	ns := a.Name + "-" + VerifyColor
+	phase, err := a.Kube.NamespacePhase(ctx, ns)
+	if err != nil || phase == kube.PhaseNotFound {
+		return nil, err
+	}
+	op.Step("remove a killed drill's side")
+	drill := *a
+	drill.Color = VerifyColor
+	removed, err := discard(ctx, &drill, plan)
+	if err != nil {
+		return removed, fmt.Errorf("a killed drill left %s, which could not be removed: %w", ns, err)
+	}
+	op.Note("removed what a killed drill left: %s", strings.Join(removed, ", "))
+	return removed, nil
 }
 
 // scratchCopy is a deep copy of plan for the drill to fill in; the

@@ -39,7 +39,7 @@ var bg = context.Background()
 // fixture is one instance on the shared cluster whose database app runs
 // for real, with a dependent app (on a simulated node) using it.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	inst *instance.Instance
 	kube *kube.Client
 	env  backup.Env
@@ -47,7 +47,7 @@ type fixture struct {
 	data string
 }
 
-func newFixture(t *testing.T, image, server, dependent string) *fixture {
+func newFixture(t testing.TB, image, server, dependent string) *fixture {
 	t.Helper()
 	importImage(t, image)
 	data := t.TempDir()
@@ -160,14 +160,14 @@ func (f *fixture) crash(point string, args ...string) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func importImage(t *testing.T, name string) {
+func importImage(t testing.TB, name string) {
 	t.Helper()
 	cache, err := devimage.DefaultCacheDir()
 	must(t, err)
