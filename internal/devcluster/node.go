@@ -649,13 +649,6 @@ func stopNode(dir string, st *state) []error {
 		return stopAll(st, []string{Kubelet, KubeProxy, CoreDNS, Containerd})
 	}
 	errs := stopAll(st, []string{Kubelet, KubeProxy, CoreDNS})
-	if errors.Is(nodeAvailable(dir), ErrNodeBusy) {
-		// Another running cluster holds the machine's one node (this
-		// one's Up met ErrNodeBusy and is being taken down to wait its
-		// turn): the containers in the node's cgroup, the bridge and the
-		// rules are that cluster's, and removing them killed its pods.
-		return append(errs, stopAll(st, []string{Containerd})...)
-	}
 	errs = append(errs, killPods(dir)...)
 	errs = append(errs, stopAll(st, []string{Containerd})...)
 	errs = append(errs, unmountUnder(nodeDir(dir))...)
