@@ -99,6 +99,10 @@ func (c *Client) useDiskDiscovery() {
 	if base == "" {
 		return
 	}
+	now := time.Now()
+	for _, sub := range []string{"discovery", "http"} {
+		maybePrune(filepath.Join(base, sub), discoveryMaxAge, discoveryMaxBytes, now)
+	}
 	host := strings.NewReplacer("https://", "", "http://", "", ":", "_", "/", "_").Replace(c.Host)
 	dc, err := disk.NewCachedDiscoveryClientForConfig(c.Config, filepath.Join(base, "discovery", host), filepath.Join(base, "http"), discoveryTTL)
 	if err != nil {
