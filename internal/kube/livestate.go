@@ -27,6 +27,11 @@ type LiveState struct {
 	listed      map[schema.GroupKind]bool
 }
 
+func newLiveState(instanceID string) *LiveState {
+	return &LiveState{instanceID: instanceID, inventories: map[string][]invEntry{}, objects: map[string]*unstructured.Unstructured{},
+		secrets: map[string]*corev1.Secret{}, namespaces: map[string]string{}, listed: map[schema.GroupKind]bool{}}
+}
+
 // ReadLiveState lists the inventories, namespaces and every kind the
 // inventories record, each once.
 func (c *Client) ReadLiveState(ctx context.Context, instanceID string) (*LiveState, error) {
@@ -41,8 +46,7 @@ func (c *Client) ReadAppLiveState(ctx context.Context, inv Inventory) (*LiveStat
 
 func (c *Client) readLiveState(ctx context.Context, instanceID, selector string) (*LiveState, error) {
 	sel := metav1.ListOptions{LabelSelector: selector}
-	ls := &LiveState{instanceID: instanceID, inventories: map[string][]invEntry{}, objects: map[string]*unstructured.Unstructured{},
-		secrets: map[string]*corev1.Secret{}, namespaces: map[string]string{}, listed: map[schema.GroupKind]bool{}}
+	ls := newLiveState(instanceID)
 	cms, err := c.Clientset.CoreV1().ConfigMaps(InventoryNamespace).List(ctx, sel)
 	if err != nil {
 		return nil, fmt.Errorf("listing inventories in %s: %w", InventoryNamespace, c.wrap(err))

@@ -53,6 +53,9 @@ type deployOne struct {
 	res *DeployResult
 	// buildDir, when set, is a preview compile to deploy from (dry run).
 	buildDir string
+	// current holds the objects' statuses when the no-op check read them.
+	current []kube.ResourceStatus
+	copies  *[]secretCopy // plannedCopies, once per deploy
 }
 
 // DeployResult reports what a deploy did; it never holds secret values.
@@ -253,9 +256,12 @@ func (o *deployOne) run(ctx context.Context) error {
 		{"secrets", o.secrets},
 		{"apply", o.apply},
 	}
-	for _, s := range steps {
+	for i, s := range steps {
 		if err := cancelled(ctx); err != nil {
 			return err
+		}
+		if i == 1 && o.unchanged(ctx, t) {
+			break
 		}
 		o.op.Step(s.phase)
 		if err := s.do(ctx, t); err != nil {
@@ -265,8 +271,56 @@ func (o *deployOne) run(ctx context.Context) error {
 	if o.opts.DryRun || o.opts.NoWait {
 		return nil
 	}
+	if allCurrent(o.current) {
+		o.res.Ready = true // as listed a moment ago: nothing to wait for
+		return nil
+	}
 	o.op.Step("wait")
 	return o.wait(ctx, t)
+}
+
+// unchanged is the no-op fast path: when the cluster already holds what
+// the namespace, secrets and apply steps would write (kube.Unchanged, one
+// round of concurrent reads with Apply's own fingerprint rule), they are
+// skipped. Anything else, drift or a deleted object included, answers
+// false and the full steps run and repair it.
+func (o *deployOne) unchanged(ctx context.Context, t *target) bool {
+	if o.opts.DryRun {
+		return false
+	}
+	data, err := secretData(o.inst(), o.app)
+	if err != nil {
+		return false
+	}
+	copies, err := o.plannedCopies(t)
+	if err != nil {
+		return false
+	}
+	srcs := make([]kube.SecretSource, len(copies))
+	for i, c := range copies {
+		srcs[i] = kube.SecretSource{Namespace: c.from, Name: c.name}
+	}
+	kube.StampSecretHash(t.objs, t.secretName(), kube.SecretHash(data))
+	o.op.Step("check")
+	res, ok := o.client.Unchanged(ctx, kube.DeployState{Inventory: t.inventory(), Objects: t.objs, Namespace: t.namespace,
+		Owner: t.owner(o.inst()), SecretName: t.secretName(), SecretData: data, Copies: srcs})
+	if !ok {
+		return false
+	}
+	o.res.Changes = append(o.res.Changes, res.Changes...)
+	o.current = res.Statuses
+	o.op.Note("%d objects, 0 changed (every recorded fingerprint matches)", len(t.objs))
+	return true
+}
+
+// allCurrent reports whether every status is Current (false for none).
+func allCurrent(sts []kube.ResourceStatus) bool {
+	for _, s := range sts {
+		if s.Status != kube.StatusCurrent {
+			return false
+		}
+	}
+	return len(sts) > 0
 }
 
 func (o *deployOne) apply(ctx context.Context, t *target) error {
@@ -431,7 +485,7 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		}
 		if o.opts.NoWait {
 			// NoWait never blocks on readiness; the user is told instead.
-			if err := o.client.Wait(ctx, dt.objs, time.Millisecond, nil); err != nil {
+			if ready, err := o.client.Ready(ctx, dt.objs); err != nil || !ready {
 				o.op.Warn("dependency %s is deployed but not ready yet; %s may not start until it is", dep, o.app)
 			}
 			continue
@@ -510,10 +564,12 @@ type secretCopy struct {
 	tls        bool
 }
 
-// copySecrets copies the dependency and wildcard TLS secrets the app's
-// manifests reference, concurrently: they are independent, and a deploy
-// of many apps does this for each.
-func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[string]string) ([]kube.Change, error) {
+// plannedCopies lists the dependency and wildcard TLS secrets the app's
+// manifests reference.
+func (o *deployOne) plannedCopies(t *target) ([]secretCopy, error) {
+	if o.copies != nil {
+		return *o.copies, nil
+	}
 	text := compiledText(o.inst(), o.app)
 	var copies []secretCopy
 	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
@@ -529,6 +585,18 @@ func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[strin
 		if strings.Contains(text, name) {
 			copies = append(copies, secretCopy{certManagerNamespace, name, true})
 		}
+	}
+	o.copies = &copies
+	return copies, nil
+}
+
+// copySecrets copies the dependency and wildcard TLS secrets the app's
+// manifests reference, concurrently: they are independent, and a deploy
+// of many apps does this for each.
+func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[string]string) ([]kube.Change, error) {
+	copies, err := o.plannedCopies(t)
+	if err != nil {
+		return nil, err
 	}
 	changes := make([]kube.Change, len(copies))
 	errs := make([]error, len(copies))

@@ -1,0 +1,180 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/wild-cloud/wild/internal/names"
+)
+
+// DeployState is what a deploy would write, for Unchanged to compare with
+// the cluster in one round of concurrent reads.
+type DeployState struct {
+	Inventory Inventory
+	// Objects as Apply would get them (secret hash stamped).
+	Objects   []*unstructured.Unstructured
+	Namespace string
+	Owner     Owner
+	// The app Secret written from secrets.yaml.
+	SecretName string
+	SecretData map[string][]byte
+	// Copies are Secrets copied into Namespace (CopySecret).
+	Copies []SecretSource
+}
+
+// SecretSource names a Secret copied into the app's namespace.
+type SecretSource struct{ Namespace, Name string }
+
+// NoopResult is what Unchanged found when nothing needs writing.
+type NoopResult struct {
+	// Changes lists every object, the Secret and its copies as unchanged,
+	// as Apply, ApplySecret and CopySecret would have.
+	Changes []Change
+	// Statuses are the kstatus of the objects as listed.
+	Statuses []ResourceStatus
+}
+
+// Unchanged reports whether a deploy of s would change nothing: the
+// namespace is active and owned, every object's inventory fingerprint
+// (desired hash and live token) still matches, nothing recorded needs
+// pruning, and the Secret and its copies hold the desired data. It reads
+// the inventory, the namespace, the app's Secrets, one LIST per kind and
+// namespace and the copies' sources, all at once, instead of the
+// sequential reads of a deploy (namespace, secrets, then a GET per
+// object): a no-op redeploy is bound by round trips. The rule is Apply's
+// own, so drift (a changed token) or a deleted or relabeled object (not
+// listed) answers false, and the caller runs the full deploy, which
+// repairs it. Any read error also answers false.
+func (c *Client) Unchanged(ctx context.Context, s DeployState) (*NoopResult, bool) {
+	if names.IsReservedNamespace(s.Namespace) {
+		return nil, false
+	}
+	desired, err := prepare(s.Objects, s.Inventory)
+	if err != nil {
+		return nil, false
+	}
+	type group struct {
+		gvk schema.GroupVersionKind
+		ns  string
+	}
+	groups := map[group]bool{}
+	for _, d := range desired {
+		ref := RefOf(d)
+		groups[group{ref.GVK(), ref.Namespace}] = true
+	}
+	r := &noopReads{ls: newLiveState(s.Inventory.InstanceID), sources: make([]*corev1.Secret, len(s.Copies))}
+	sel := metav1.ListOptions{LabelSelector: LabelInstanceID + "=" + s.Inventory.InstanceID + "," + LabelApp + "=" + s.Inventory.App}
+	reads := []func() error{
+		func() error {
+			entries, err := c.readInventory(ctx, s.Inventory)
+			r.ls.inventories[s.Inventory.Name()] = entries
+			return err
+		},
+		func() error {
+			ns, err := c.Clientset.CoreV1().Namespaces().Get(ctx, s.Namespace, metav1.GetOptions{})
+			r.ns = ns
+			return err
+		},
+		func() error {
+			// The app Secret and its copies all live in the namespace.
+			list, err := c.Clientset.CoreV1().Secrets(s.Namespace).List(ctx, sel)
+			if err != nil {
+				return err
+			}
+			for i := range list.Items {
+				r.ls.secrets[s.Namespace+"/"+list.Items[i].Name] = &list.Items[i]
+			}
+			return nil
+		},
+	}
+	for g := range groups {
+		reads = append(reads, func() error { return r.list(ctx, c, g.gvk, g.ns, sel) })
+	}
+	for i, src := range s.Copies {
+		reads = append(reads, func() error {
+			sec, err := c.Clientset.CoreV1().Secrets(src.Namespace).Get(ctx, src.Name, metav1.GetOptions{})
+			r.sources[i] = sec
+			return err
+		})
+	}
+	errs := make([]error, len(reads))
+	// All at once: the point is one round trip, and there are few.
+	forEach(len(reads), len(reads), func(i int) { errs[i] = reads[i]() })
+	if errors.Join(errs...) != nil {
+		return nil, false
+	}
+	if phaseOf(r.ns) != PhaseActive || !ownedBy(r.ns, s.Owner) {
+		return nil, false
+	}
+	chk := r.ls.Check(s.Objects, s.Inventory, s.Namespace, s.SecretName, s.SecretData)
+	if !chk.Known || !chk.Clean {
+		return nil, false
+	}
+	res := &NoopResult{Statuses: chk.Statuses}
+	res.Changes = append(res.Changes, unchanged(ObjectRef{Version: "v1", Kind: "Secret", Namespace: s.Namespace, Name: s.SecretName}))
+	for i, src := range s.Copies {
+		if !r.ls.copyClean(src, r.sources[i], s.Namespace, s.Inventory.Labels()) {
+			return nil, false
+		}
+		res.Changes = append(res.Changes, unchanged(ObjectRef{Version: "v1", Kind: "Secret", Namespace: s.Namespace, Name: src.Name}))
+	}
+	for _, d := range desired {
+		res.Changes = append(res.Changes, unchanged(RefOf(d)))
+	}
+	return res, true
+}
+
+func unchanged(ref ObjectRef) Change { return Change{Ref: ref, Action: ActionUnchanged} }
+
+// noopReads collects Unchanged's concurrent reads.
+type noopReads struct {
+	mu      sync.Mutex
+	ls      *LiveState
+	ns      *corev1.Namespace
+	sources []*corev1.Secret
+}
+
+// list reads one kind in one namespace (cluster-wide for cluster-scoped
+// kinds) by the app's labels; a kind the cluster does not know fails, so
+// the full deploy reports it.
+func (r *noopReads) list(ctx context.Context, c *Client, gvk schema.GroupVersionKind, ns string, sel metav1.ListOptions) error {
+	m, err := c.mapping(gvk)
+	if err != nil {
+		return err
+	}
+	ri := c.Dynamic.Resource(m.Resource)
+	var list *unstructured.UnstructuredList
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		list, err = ri.Namespace(ns).List(ctx, sel)
+	} else {
+		list, err = ri.List(ctx, sel)
+	}
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Listed per namespace: a kind counts as listed for the namespaces
+	// read, which are exactly those of the desired objects.
+	r.ls.listed[gvk.GroupKind()] = true
+	for i := range list.Items {
+		r.ls.objects[RefOf(&list.Items[i]).Key()] = &list.Items[i]
+	}
+	return nil
+}
+
+// copyClean is writeSecret's "unchanged" rule for a copy of src.
+func (ls *LiveState) copyClean(src SecretSource, from *corev1.Secret, ns string, labels map[string]string) bool {
+	s := ls.secrets[ns+"/"+src.Name]
+	ann := map[string]string{AnnotationCopied: src.Namespace + "/" + src.Name}
+	return s != nil && from != nil && s.Type == from.Type && secretKeyDiff(s.Data, from.Data) == "" &&
+		isSubset(labels, s.Labels) && isSubset(ann, s.Annotations)
+}
+
