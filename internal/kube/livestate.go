@@ -9,6 +9,7 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -98,6 +99,12 @@ func (c *Client) listKind(ctx context.Context, gvk schema.GroupVersionKind, sel 
 		return nil, err
 	}
 	list, err := c.Dynamic.Resource(m.Resource).List(ctx, sel)
+	if apierrors.IsNotFound(err) {
+		// Discovery still knew the kind, the server no longer serves it
+		// (its CRD was just removed): the same as unknown.
+		c.Mapper.Reset()
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", m.Resource.Resource, c.wrap(err))
 	}

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -29,8 +30,14 @@ type DeployState struct {
 	Copies []SecretSource
 }
 
-// SecretSource names a Secret copied into the app's namespace.
-type SecretSource struct{ Namespace, Name string }
+// SecretSource names a Secret copied into the app's namespace. An
+// Optional source may be missing: the deploy then only warns (a wildcard
+// TLS certificate cert-manager has not issued yet), so Unchanged lists it
+// in Missing instead of answering false.
+type SecretSource struct {
+	Namespace, Name string
+	Optional        bool
+}
 
 // NoopResult is what Unchanged found when nothing needs writing.
 type NoopResult struct {
@@ -39,6 +46,8 @@ type NoopResult struct {
 	Changes []Change
 	// Statuses are the kstatus of the objects as listed.
 	Statuses []ResourceStatus
+	// Missing are the optional copy sources that do not exist.
+	Missing []SecretSource
 }
 
 // Unchanged reports whether a deploy of s would change nothing: the
@@ -100,6 +109,9 @@ func (c *Client) Unchanged(ctx context.Context, s DeployState) (*NoopResult, boo
 	for i, src := range s.Copies {
 		reads = append(reads, func() error {
 			sec, err := c.Clientset.CoreV1().Secrets(src.Namespace).Get(ctx, src.Name, metav1.GetOptions{})
+			if src.Optional && apierrors.IsNotFound(err) {
+				return nil // r.sources[i] stays nil: missing
+			}
 			r.sources[i] = sec
 			return err
 		})
@@ -120,6 +132,10 @@ func (c *Client) Unchanged(ctx context.Context, s DeployState) (*NoopResult, boo
 	res := &NoopResult{Statuses: chk.Statuses}
 	res.Changes = append(res.Changes, unchanged(ObjectRef{Version: "v1", Kind: "Secret", Namespace: s.Namespace, Name: s.SecretName}))
 	for i, src := range s.Copies {
+		if r.sources[i] == nil {
+			res.Missing = append(res.Missing, src)
+			continue
+		}
 		if !r.ls.copyClean(src, r.sources[i], s.Namespace, s.Inventory.Labels()) {
 			return nil, false
 		}

@@ -82,4 +82,13 @@ func TestUnchangedFollowsFingerprints(t *testing.T) {
 	expect("after the Secret was edited", false)
 	deploy()
 	expect("after the Secret was restored", true)
+
+	// A missing optional source (a TLS certificate not issued yet) only
+	// costs the deploy a warning; a missing required one is a change.
+	state.Copies = []SecretSource{{Namespace: ns, Name: "no-such-tls", Optional: true}}
+	if res, ok := c.Unchanged(ctx, state); !ok || len(res.Missing) != 1 {
+		t.Fatalf("missing optional source: ok %v, result %+v", ok, res)
+	}
+	state.Copies[0].Optional = false
+	expect("with a missing required source", false)
 }

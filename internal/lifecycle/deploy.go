@@ -298,7 +298,7 @@ func (o *deployOne) unchanged(ctx context.Context, t *target) bool {
 	}
 	srcs := make([]kube.SecretSource, len(copies))
 	for i, c := range copies {
-		srcs[i] = kube.SecretSource{Namespace: c.from, Name: c.name}
+		srcs[i] = kube.SecretSource{Namespace: c.from, Name: c.name, Optional: c.tls}
 	}
 	kube.StampSecretHash(t.objs, t.secretName(), kube.SecretHash(data))
 	o.op.Step("check")
@@ -306,6 +306,9 @@ func (o *deployOne) unchanged(ctx context.Context, t *target) bool {
 		Owner: t.owner(o.inst()), SecretName: t.secretName(), SecretData: data, Copies: srcs})
 	if !ok {
 		return false
+	}
+	for _, m := range res.Missing {
+		o.warnNoTLS(m.Namespace, m.Name)
 	}
 	o.res.Changes = append(o.res.Changes, res.Changes...)
 	o.current = res.Statuses
@@ -564,6 +567,10 @@ type secretCopy struct {
 	tls        bool
 }
 
+func (o *deployOne) warnNoTLS(ns, name string) {
+	o.op.Warn("TLS secret %s/%s does not exist, so %s's Ingress has no certificate yet; create it (cert-manager) and redeploy", ns, name, o.app)
+}
+
 // plannedCopies lists the dependency and wildcard TLS secrets the app's
 // manifests reference.
 func (o *deployOne) plannedCopies(t *target) ([]secretCopy, error) {
@@ -614,7 +621,7 @@ func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[strin
 		var nf *kube.SecretNotFoundError
 		switch {
 		case c.tls && errors.As(errs[i], &nf):
-			o.op.Warn("TLS secret %s/%s does not exist, so %s's Ingress has no certificate yet; create it (cert-manager) and redeploy", c.from, c.name, o.app)
+			o.warnNoTLS(c.from, c.name)
 		case errs[i] != nil:
 			return done, fmt.Errorf("copy %s into %s: %w", c.name, t.namespace, errs[i])
 		default:
