@@ -167,7 +167,9 @@ func pruneCache(dir string, maxAge time.Duration, maxBytes int64, now time.Time)
 		}
 	}
 	// Deepest first, so a parent emptied by its children goes too.
-	sort.Slice(dirs, func(i, j int) bool { return strings.Count(dirs[i], string(os.PathSeparator)) > strings.Count(dirs[j], string(os.PathSeparator)) })
+	sort.Slice(dirs, func(i, j int) bool {
+		return strings.Count(dirs[i], string(os.PathSeparator)) > strings.Count(dirs[j], string(os.PathSeparator))
+	})
 	for _, d := range dirs {
 		_ = os.Remove(d) // fails, as wanted, unless empty
 	}

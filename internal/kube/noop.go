@@ -6,11 +6,9 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/wild-cloud/wild/internal/names"
 )
@@ -54,10 +52,10 @@ type NoopResult struct {
 // namespace is active and owned, every object's inventory fingerprint
 // (desired hash and live token) still matches, nothing recorded needs
 // pruning, and the Secret and its copies hold the desired data. It reads
-// the inventory, the namespace, the app's Secrets, one LIST per kind and
-// namespace and the copies' sources, all at once, instead of the
-// sequential reads of a deploy (namespace, secrets, then a GET per
-// object): a no-op redeploy is bound by round trips. The rule is Apply's
+// the inventory, the namespace, every object, the Secret, its copies and
+// their sources, all at once, instead of the sequential reads of a deploy
+// (namespace, secrets, then the objects): a no-op redeploy is bound by
+// round trips. The rule is Apply's
 // own, so drift (a changed token) or a deleted or relabeled object (not
 // listed) answers false, and the caller runs the full deploy, which
 // repairs it. Any read error also answers false.
@@ -69,17 +67,7 @@ func (c *Client) Unchanged(ctx context.Context, s DeployState) (*NoopResult, boo
 	if err != nil {
 		return nil, false
 	}
-	type group struct {
-		gvk schema.GroupVersionKind
-		ns  string
-	}
-	groups := map[group]bool{}
-	for _, d := range desired {
-		ref := RefOf(d)
-		groups[group{ref.GVK(), ref.Namespace}] = true
-	}
 	r := &noopReads{ls: newLiveState(s.Inventory.InstanceID), sources: make([]*corev1.Secret, len(s.Copies))}
-	sel := metav1.ListOptions{LabelSelector: LabelInstanceID + "=" + s.Inventory.InstanceID + "," + LabelApp + "=" + s.Inventory.App}
 	reads := []func() error{
 		func() error {
 			entries, err := c.readInventory(ctx, s.Inventory)
@@ -91,20 +79,13 @@ func (c *Client) Unchanged(ctx context.Context, s DeployState) (*NoopResult, boo
 			r.ns = ns
 			return err
 		},
-		func() error {
-			// The app Secret and its copies all live in the namespace.
-			list, err := c.Clientset.CoreV1().Secrets(s.Namespace).List(ctx, sel)
-			if err != nil {
-				return err
-			}
-			for i := range list.Items {
-				r.ls.secrets[s.Namespace+"/"+list.Items[i].Name] = &list.Items[i]
-			}
-			return nil
-		},
+		func() error { return r.secret(ctx, c, s.Namespace, s.SecretName) },
 	}
-	for g := range groups {
-		reads = append(reads, func() error { return r.list(ctx, c, g.gvk, g.ns, sel) })
+	for _, d := range desired {
+		reads = append(reads, func() error { return r.get(ctx, c, RefOf(d)) })
+	}
+	for _, src := range s.Copies {
+		reads = append(reads, func() error { return r.secret(ctx, c, s.Namespace, src.Name) })
 	}
 	for i, src := range s.Copies {
 		reads = append(reads, func() error {
@@ -157,32 +138,41 @@ type noopReads struct {
 	sources []*corev1.Secret
 }
 
-// list reads one kind in one namespace (cluster-wide for cluster-scoped
-// kinds) by the app's labels; a kind the cluster does not know fails, so
-// the full deploy reports it.
-func (r *noopReads) list(ctx context.Context, c *Client, gvk schema.GroupVersionKind, ns string, sel metav1.ListOptions) error {
-	m, err := c.mapping(gvk)
+// get reads one object by name: a GET is a quorum read answered at once,
+// where a consistent LIST may wait for the API server's watch cache to
+// catch up (tens of ms under load). A missing object is left out, so
+// Check answers "not known" and the full deploy recreates it.
+func (r *noopReads) get(ctx context.Context, c *Client, ref ObjectRef) error {
+	ri, err := c.resource(ref)
 	if err != nil {
 		return err
 	}
-	ri := c.Dynamic.Resource(m.Resource)
-	var list *unstructured.UnstructuredList
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		list, err = ri.Namespace(ns).List(ctx, sel)
-	} else {
-		list, err = ri.List(ctx, sel)
+	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
 	}
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// Listed per namespace: a kind counts as listed for the namespaces
-	// read, which are exactly those of the desired objects.
-	r.ls.listed[gvk.GroupKind()] = true
-	for i := range list.Items {
-		r.ls.objects[RefOf(&list.Items[i]).Key()] = &list.Items[i]
+	r.ls.listed[ref.GVK().GroupKind()] = true
+	r.ls.objects[ref.Key()] = live
+	return nil
+}
+
+// secret reads a Secret of the app's namespace; a missing one is left out.
+func (r *noopReads) secret(ctx context.Context, c *Client, ns, name string) error {
+	sec, err := c.Clientset.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
 	}
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ls.secrets[ns+"/"+name] = sec
 	return nil
 }
 
@@ -193,4 +183,3 @@ func (ls *LiveState) copyClean(src SecretSource, from *corev1.Secret, ns string,
 	return s != nil && from != nil && s.Type == from.Type && secretKeyDiff(s.Data, from.Data) == "" &&
 		isSubset(labels, s.Labels) && isSubset(ann, s.Annotations)
 }
-

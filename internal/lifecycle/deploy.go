@@ -285,7 +285,10 @@ func (o *deployOne) run(ctx context.Context) error {
 // skipped. Anything else, drift or a deleted object included, answers
 // false and the full steps run and repair it.
 func (o *deployOne) unchanged(ctx context.Context, t *target) bool {
-	if o.opts.DryRun {
+	// An app this instance never deployed is a first deploy: the check
+	// would only cost it a round of reads that find nothing. The hint is
+	// safe both ways, since the check decides nothing by itself.
+	if o.opts.DryRun || !operation.Ran(o.inst().Path(instance.OperationsDir), "deploy", o.app, o.op.ID()) {
 		return false
 	}
 	data, err := secretData(o.inst(), o.app)
