@@ -148,22 +148,21 @@ func (r *noopReads) get(ctx context.Context, c *Client, ref ObjectRef) error {
 		return err
 	}
 	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ls.listed[ref.GVK().GroupKind()] = true
-	r.ls.objects[ref.Key()] = live
-	return nil
+	return r.keep(err, func() {
+		r.ls.listed[ref.GVK().GroupKind()] = true
+		r.ls.objects[ref.Key()] = live
+	})
 }
 
 // secret reads a Secret of the app's namespace; a missing one is left out.
 func (r *noopReads) secret(ctx context.Context, c *Client, ns, name string) error {
 	sec, err := c.Clientset.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	return r.keep(err, func() { r.ls.secrets[ns+"/"+name] = sec })
+}
+
+// keep stores a read's result under the lock; NotFound stores nothing and
+// is no error.
+func (r *noopReads) keep(err error, store func()) error {
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -172,7 +171,7 @@ func (r *noopReads) secret(ctx context.Context, c *Client, ns, name string) erro
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.ls.secrets[ns+"/"+name] = sec
+	store()
 	return nil
 }
 
