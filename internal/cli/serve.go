@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"path/filepath"
 	"syscall"
 
@@ -54,6 +55,9 @@ safe point, then are cancelled and recorded as such.`,
 				if setup != "" {
 					fmt.Fprintf(g.Out, "First start: set the admin password at\n  %s\n(the link works once, for %s)\n", setup, daemon.SetupTTL)
 				}
+			}
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(100) // a daemon's memory matters more than a command's (cmd/wild)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

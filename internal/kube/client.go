@@ -134,11 +134,18 @@ func NewClientFromConfig(cfg *rest.Config) (*Client, error) {
 	pcfg := rest.CopyConfig(cfg)
 	pcfg.ContentType = "application/vnd.kubernetes.protobuf"
 	pcfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	cs, err := kubernetes.NewForConfig(pcfg)
+	// One HTTP client for both: client-go does not share transports when
+	// Dial is set, and each transport opened its own TLS connections (a
+	// handshake each, and one per request of a first concurrent burst).
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating HTTP client for %s: %w", cfg.Host, err)
+	}
+	cs, err := kubernetes.NewForConfigAndClient(pcfg, hc)
 	if err != nil {
 		return nil, fmt.Errorf("creating Kubernetes client for %s: %w", cfg.Host, err)
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
 	if err != nil {
 		return nil, fmt.Errorf("creating dynamic client for %s: %w", cfg.Host, err)
 	}
