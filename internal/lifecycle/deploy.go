@@ -256,11 +256,14 @@ func (o *deployOne) run(ctx context.Context) error {
 		{"secrets", o.secrets},
 		{"apply", o.apply},
 	}
+	// The no-op check only reads, so it runs beside the dependency check
+	// (whose failure still stops the deploy before anything is written).
+	noop := o.startUnchanged(ctx, t)
 	for i, s := range steps {
 		if err := cancelled(ctx); err != nil {
 			return err
 		}
-		if i == 1 && o.unchanged(ctx, t) {
+		if i == 1 && noop() {
 			break
 		}
 		o.op.Step(s.phase)
@@ -279,44 +282,56 @@ func (o *deployOne) run(ctx context.Context) error {
 	return o.wait(ctx, t)
 }
 
-// unchanged is the no-op fast path: when the cluster already holds what
-// the namespace, secrets and apply steps would write (kube.Unchanged, one
-// round of concurrent reads with Apply's own fingerprint rule), they are
-// skipped. Anything else, drift or a deleted object included, answers
-// false and the full steps run and repair it.
-func (o *deployOne) unchanged(ctx context.Context, t *target) bool {
+// startUnchanged starts the no-op fast path's reads and returns what
+// tells their outcome: when the cluster already holds what the namespace,
+// secrets and apply steps would write (kube.Unchanged, one round of
+// concurrent reads with Apply's own fingerprint rule), they are skipped.
+// Anything else, drift or a deleted object included, answers false and
+// the full steps run and repair it.
+func (o *deployOne) startUnchanged(ctx context.Context, t *target) func() bool {
+	no := func() bool { return false }
 	// An app this instance never deployed is a first deploy: the check
 	// would only cost it a round of reads that find nothing. The hint is
 	// safe both ways, since the check decides nothing by itself.
 	if o.opts.DryRun || !operation.Ran(o.inst().Path(instance.OperationsDir), "deploy", o.app, o.op.ID()) {
-		return false
+		return no
 	}
 	data, err := secretData(o.inst(), o.app)
 	if err != nil {
-		return false
+		return no
 	}
 	copies, err := o.plannedCopies(t)
 	if err != nil {
-		return false
+		return no
 	}
 	srcs := make([]kube.SecretSource, len(copies))
 	for i, c := range copies {
 		srcs[i] = kube.SecretSource{Namespace: c.from, Name: c.name, Optional: c.tls}
 	}
 	kube.StampSecretHash(t.objs, t.secretName(), kube.SecretHash(data))
-	o.op.Step("check")
-	res, ok := o.client.Unchanged(ctx, kube.DeployState{Inventory: t.inventory(), Objects: t.objs, Namespace: t.namespace,
-		Owner: t.owner(o.inst()), SecretName: t.secretName(), SecretData: data, Copies: srcs})
-	if !ok {
-		return false
+	state := kube.DeployState{Inventory: t.inventory(), Objects: t.objs, Namespace: t.namespace,
+		Owner: t.owner(o.inst()), SecretName: t.secretName(), SecretData: data, Copies: srcs}
+	var res *kube.NoopResult
+	var ok bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, ok = o.client.Unchanged(ctx, state)
+	}()
+	return func() bool {
+		o.op.Step("check")
+		<-done
+		if !ok {
+			return false
+		}
+		for _, m := range res.Missing {
+			o.warnNoTLS(m.Namespace, m.Name)
+		}
+		o.res.Changes = append(o.res.Changes, res.Changes...)
+		o.current = res.Statuses
+		o.op.Note("%d objects, 0 changed (every recorded fingerprint matches)", len(t.objs))
+		return true
 	}
-	for _, m := range res.Missing {
-		o.warnNoTLS(m.Namespace, m.Name)
-	}
-	o.res.Changes = append(o.res.Changes, res.Changes...)
-	o.current = res.Statuses
-	o.op.Note("%d objects, 0 changed (every recorded fingerprint matches)", len(t.objs))
-	return true
 }
 
 // allCurrent reports whether every status is Current (false for none).
@@ -478,7 +493,20 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		if err != nil {
 			return err
 		}
+		// Under NoWait the readiness is read beside the inventory: one
+		// round trip instead of two; it is used only if the dependency
+		// turns out to be deployed.
+		var ready bool
+		var readyErr error
+		readDone := make(chan struct{})
+		go func() {
+			defer close(readDone)
+			if o.opts.NoWait && !o.opts.DryRun {
+				ready, readyErr = o.client.Ready(ctx, dt.objs)
+			}
+		}()
 		refs, err := o.client.InventoryRefs(ctx, dt.inventory())
+		<-readDone
 		if err != nil {
 			return err
 		}
@@ -491,7 +519,7 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		}
 		if o.opts.NoWait {
 			// NoWait never blocks on readiness; the user is told instead.
-			if ready, err := o.client.Ready(ctx, dt.objs); err != nil || !ready {
+			if readyErr != nil || !ready {
 				o.op.Warn("dependency %s is deployed but not ready yet; %s may not start until it is", dep, o.app)
 			}
 			continue
