@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -54,6 +55,9 @@ safe point, then are cancelled and recorded as such.`,
 				if setup != "" {
 					fmt.Fprintf(g.Out, "First start: set the admin password at\n  %s\n(the link works once, for %s)\n", setup, daemon.SetupTTL)
 				}
+			}
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(100) // a daemon's memory matters more than a command's (cmd/wild)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

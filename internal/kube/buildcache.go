@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -26,7 +26,8 @@ const packageDir = ".package"
 
 // builds memoizes builds in this process (Wild Central lists apps
 // constantly); the disk cache serves one-shot CLI processes.
-var builds sync.Map // key -> []*unstructured.Unstructured, never handed out
+// Bounded: see cachebound.go.
+var builds = newBuildMemo(maxMemoryBuilds) // never handed out
 
 // BuildCached is Build, cached by the content of every file under dir.
 // Kustomize loads only files under its root (the default load
@@ -39,12 +40,13 @@ func BuildCached(dir string) ([]*unstructured.Unstructured, error) {
 		return Build(dir)
 	}
 	if objs, ok := builds.Load(key); ok {
-		return deepCopies(objs.([]*unstructured.Unstructured)), nil
+		return deepCopies(objs), nil
 	}
 	file := buildCacheFile(key)
 	if raw, err := os.ReadFile(file); err == nil && file != "" {
 		if objs, err := decodeObjects(raw); err == nil {
 			builds.Store(key, deepCopies(objs))
+			touch(file, time.Now())
 			return objs, nil
 		}
 	}
@@ -53,8 +55,9 @@ func BuildCached(dir string) ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	builds.Store(key, deepCopies(objs))
-	if raw, err := encodeObjects(objs); err == nil {
+	if raw, err := encodeObjects(objs); err == nil && file != "" {
 		writeCacheFile(file, raw)
+		maybePrune(filepath.Join(cacheDir(), "builds"), buildsMaxAge, buildsMaxBytes, time.Now())
 	}
 	return objs, nil
 }

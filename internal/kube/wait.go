@@ -100,6 +100,18 @@ func (c *Client) Wait(ctx context.Context, objs []*unstructured.Unstructured, ti
 	}
 }
 
+// Ready reads the objects' statuses once and reports whether all are
+// Current, without Wait's explanation of what is not: for a caller that
+// only warns (a dependency under --no-wait), that explanation costs
+// requests per pod.
+func (c *Client) Ready(ctx context.Context, objs []*unstructured.Unstructured) (bool, error) {
+	statuses, err := c.statuses(ctx, objs)
+	if err != nil {
+		return false, err
+	}
+	return len(notCurrent(statuses)) == 0, nil
+}
+
 func notCurrent(statuses []ResourceStatus) []ResourceStatus {
 	var out []ResourceStatus
 	for _, s := range statuses {

@@ -53,6 +53,9 @@ type deployOne struct {
 	res *DeployResult
 	// buildDir, when set, is a preview compile to deploy from (dry run).
 	buildDir string
+	// current holds the objects' statuses when the no-op check read them.
+	current []kube.ResourceStatus
+	copies  *[]secretCopy // plannedCopies, once per deploy
 }
 
 // DeployResult reports what a deploy did; it never holds secret values.
@@ -253,9 +256,15 @@ func (o *deployOne) run(ctx context.Context) error {
 		{"secrets", o.secrets},
 		{"apply", o.apply},
 	}
-	for _, s := range steps {
+	// The no-op check only reads, so it runs beside the dependency check
+	// (whose failure still stops the deploy before anything is written).
+	noop := o.startUnchanged(ctx, t)
+	for i, s := range steps {
 		if err := cancelled(ctx); err != nil {
 			return err
+		}
+		if i == 1 && noop() {
+			break
 		}
 		o.op.Step(s.phase)
 		if err := s.do(ctx, t); err != nil {
@@ -265,8 +274,74 @@ func (o *deployOne) run(ctx context.Context) error {
 	if o.opts.DryRun || o.opts.NoWait {
 		return nil
 	}
+	if allCurrent(o.current) {
+		o.res.Ready = true // as listed a moment ago: nothing to wait for
+		return nil
+	}
 	o.op.Step("wait")
 	return o.wait(ctx, t)
+}
+
+// startUnchanged starts the no-op fast path's reads and returns what
+// tells their outcome: when the cluster already holds what the namespace,
+// secrets and apply steps would write (kube.Unchanged, one round of
+// concurrent reads with Apply's own fingerprint rule), they are skipped.
+// Anything else, drift or a deleted object included, answers false and
+// the full steps run and repair it.
+func (o *deployOne) startUnchanged(ctx context.Context, t *target) func() bool {
+	no := func() bool { return false }
+	// An app this instance never deployed is a first deploy: the check
+	// would only cost it a round of reads that find nothing. The hint is
+	// safe both ways, since the check decides nothing by itself.
+	if o.opts.DryRun || !operation.Ran(o.inst().Path(instance.OperationsDir), "deploy", o.app, o.op.ID()) {
+		return no
+	}
+	data, err := secretData(o.inst(), o.app)
+	if err != nil {
+		return no
+	}
+	copies, err := o.plannedCopies(t)
+	if err != nil {
+		return no
+	}
+	srcs := make([]kube.SecretSource, len(copies))
+	for i, c := range copies {
+		srcs[i] = kube.SecretSource{Namespace: c.from, Name: c.name, Optional: c.tls}
+	}
+	kube.StampSecretHash(t.objs, t.secretName(), kube.SecretHash(data))
+	state := kube.DeployState{Inventory: t.inventory(), Objects: t.objs, Namespace: t.namespace,
+		Owner: t.owner(o.inst()), SecretName: t.secretName(), SecretData: data, Copies: srcs}
+	var res *kube.NoopResult
+	var ok bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, ok = o.client.Unchanged(ctx, state)
+	}()
+	return func() bool {
+		o.op.Step("check")
+		<-done
+		if !ok {
+			return false
+		}
+		for _, m := range res.Missing {
+			o.warnNoTLS(m.Namespace, m.Name)
+		}
+		o.res.Changes = append(o.res.Changes, res.Changes...)
+		o.current = res.Statuses
+		o.op.Note("%d objects, 0 changed (every recorded fingerprint matches)", len(t.objs))
+		return true
+	}
+}
+
+// allCurrent reports whether every status is Current (false for none).
+func allCurrent(sts []kube.ResourceStatus) bool {
+	for _, s := range sts {
+		if s.Status != kube.StatusCurrent {
+			return false
+		}
+	}
+	return len(sts) > 0
 }
 
 func (o *deployOne) apply(ctx context.Context, t *target) error {
@@ -418,7 +493,20 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		if err != nil {
 			return err
 		}
+		// Under NoWait the readiness is read beside the inventory: one
+		// round trip instead of two; it is used only if the dependency
+		// turns out to be deployed.
+		var ready bool
+		var readyErr error
+		readDone := make(chan struct{})
+		go func() {
+			defer close(readDone)
+			if o.opts.NoWait && !o.opts.DryRun {
+				ready, readyErr = o.client.Ready(ctx, dt.objs)
+			}
+		}()
 		refs, err := o.client.InventoryRefs(ctx, dt.inventory())
+		<-readDone
 		if err != nil {
 			return err
 		}
@@ -431,7 +519,7 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		}
 		if o.opts.NoWait {
 			// NoWait never blocks on readiness; the user is told instead.
-			if err := o.client.Wait(ctx, dt.objs, time.Millisecond, nil); err != nil {
+			if readyErr != nil || !ready {
 				o.op.Warn("dependency %s is deployed but not ready yet; %s may not start until it is", dep, o.app)
 			}
 			continue
@@ -510,10 +598,16 @@ type secretCopy struct {
 	tls        bool
 }
 
-// copySecrets copies the dependency and wildcard TLS secrets the app's
-// manifests reference, concurrently: they are independent, and a deploy
-// of many apps does this for each.
-func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[string]string) ([]kube.Change, error) {
+func (o *deployOne) warnNoTLS(ns, name string) {
+	o.op.Warn("TLS secret %s/%s does not exist, so %s's Ingress has no certificate yet; create it (cert-manager) and redeploy", ns, name, o.app)
+}
+
+// plannedCopies lists the dependency and wildcard TLS secrets the app's
+// manifests reference.
+func (o *deployOne) plannedCopies(t *target) ([]secretCopy, error) {
+	if o.copies != nil {
+		return *o.copies, nil
+	}
 	text := compiledText(o.inst(), o.app)
 	var copies []secretCopy
 	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
@@ -529,6 +623,18 @@ func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[strin
 		if strings.Contains(text, name) {
 			copies = append(copies, secretCopy{kube.CertManagerNamespace, name, true})
 		}
+	}
+	o.copies = &copies
+	return copies, nil
+}
+
+// copySecrets copies the dependency and wildcard TLS secrets the app's
+// manifests reference, concurrently: they are independent, and a deploy
+// of many apps does this for each.
+func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[string]string) ([]kube.Change, error) {
+	copies, err := o.plannedCopies(t)
+	if err != nil {
+		return nil, err
 	}
 	changes := make([]kube.Change, len(copies))
 	errs := make([]error, len(copies))
@@ -546,7 +652,7 @@ func (o *deployOne) copySecrets(ctx context.Context, t *target, labels map[strin
 		var nf *kube.SecretNotFoundError
 		switch {
 		case c.tls && errors.As(errs[i], &nf):
-			o.op.Warn("TLS secret %s/%s does not exist, so %s's Ingress has no certificate yet; create it (cert-manager) and redeploy", c.from, c.name, o.app)
+			o.warnNoTLS(c.from, c.name)
 		case errs[i] != nil:
 			return done, fmt.Errorf("copy %s into %s: %w", c.name, t.namespace, errs[i])
 		default:

@@ -474,3 +474,61 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestNoopDeploySkipsWritesAndRepairs: a redeploy with nothing changed
+// takes the no-op check (one round of reads) and reports every object
+// unchanged; a redeploy after an object was deleted or relabeled by hand
+// still recreates or relabels it.
+func TestNoopDeploySkipsWritesAndRepairs(t *testing.T) {
+	c := newClusterEnv(t)
+	c.addAndDeploy("hello")
+	ctx := context.Background()
+	noop := func(res *DeployResult) bool {
+		recs, err := operation.List(c.Instance.Path(instance.OperationsDir), "hello")
+		if err != nil || len(recs) == 0 || recs[0].ID != res.Operation {
+			t.Fatalf("operation record of %s: %v %v", res.Operation, err, recs)
+		}
+		for _, s := range recs[0].Steps {
+			if s.Name == "apply" {
+				return false
+			}
+		}
+		return true
+	}
+	res := c.mustDeploy("hello")
+	if kube.AnyChanged(res.Changes) || !noop(res) || !res.Ready {
+		t.Fatalf("redeploy of an unchanged app: noop=%v ready=%v changes %+v", noop(res), res.Ready, res.Changes)
+	}
+
+	svcs := c.kc.CoreV1().Services(c.ns("hello"))
+	if err := svcs.Delete(ctx, "hello", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res = c.mustDeploy("hello")
+	if noop(res) {
+		t.Fatal("a redeploy after a deleted Service took the no-op path")
+	}
+	if _, err := svcs.Get(ctx, "hello", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the deleted Service was not recreated: %v", err)
+	}
+
+	deps := c.kc.AppsV1().Deployments(c.ns("hello"))
+	dep, err := deps.Get(ctx, "hello", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(dep.Labels, kube.LabelApp)
+	if _, err := deps.Update(ctx, dep, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res = c.mustDeploy("hello")
+	if noop(res) {
+		t.Fatal("a redeploy after a relabeled Deployment took the no-op path")
+	}
+	if dep, _ = deps.Get(ctx, "hello", metav1.GetOptions{}); dep.Labels[kube.LabelApp] != "hello" {
+		t.Fatalf("the app label was not restored: %v", dep.Labels)
+	}
+	if res = c.mustDeploy("hello"); !noop(res) {
+		t.Fatalf("a redeploy after the repair did not take the no-op path: %+v", res.Changes)
+	}
+}

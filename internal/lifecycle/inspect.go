@@ -192,9 +192,21 @@ func ClusterState(inst *instance.Instance) ClusterStater {
 		// One reachability check, so an unreachable cluster costs one
 		// timeout, not one per app.
 		once.Do(func() {
-			if err == nil {
-				err = c.Ping(ctx)
+			if err != nil {
+				return
 			}
+			// The first listing is read beside the ping: both are needed
+			// before any app can be told, and the listing is the long one.
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				ls, sec := readListing(ctx, inst, c)
+				mu.Lock()
+				live, secrets = ls, sec
+				mu.Unlock()
+			}()
+			err = c.Ping(ctx)
+			<-done
 		})
 		if err != nil {
 			return StateAdded, "cluster unreachable"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/names"
@@ -70,26 +71,28 @@ func (l *List) Run(ctx context.Context) ([]AppSummary, error) {
 			brokenAdded[b.Name] = "added, but " + oneLine(b.Err) + "; deleting it still works"
 		}
 	}
+	// Cluster states are filled after the rows exist, several at once:
+	// each needs the app's build and, past the shared listing, maybe its
+	// own reads, and `wild app list` of 100 apps should not queue them.
+	var fills []fill
 	for _, b := range broken {
 		s := AppSummary{Name: b.Name, State: StateBroken, Detail: oneLine(b.Err), InCatalog: true}
 		if m := added[b.Name]; m != nil {
 			// Added from an earlier, valid version: its state still matters.
 			s = summary(m, true)
-			l.fillState(ctx, &s, m)
-			s.Detail = strings.TrimPrefix(s.Detail+"; ", "; ") + "catalog package broken: " + oneLine(b.Err)
+			fills = append(fills, fill{len(out), m, "catalog package broken: " + oneLine(b.Err)})
 			delete(added, b.Name)
 		}
 		out = append(out, s)
 	}
 	for _, p := range pkgs {
 		s := summary(p.Manifest, true)
-		if m := added[p.Name]; m != nil {
-			l.fillState(ctx, &s, m)
-			delete(added, p.Name)
-		}
 		if d, ok := brokenAdded[p.Name]; ok {
 			s.State, s.Detail = StateBroken, d
 			delete(brokenAdded, p.Name)
+		} else if m := added[p.Name]; m != nil {
+			fills = append(fills, fill{len(out), m, ""})
+			delete(added, p.Name)
 		}
 		out = append(out, s)
 	}
@@ -99,11 +102,41 @@ func (l *List) Run(ctx context.Context) ([]AppSummary, error) {
 	for _, name := range sortedKeys(added) {
 		s := summary(added[name], false)
 		s.Name = name
-		l.fillState(ctx, &s, added[name])
+		fills = append(fills, fill{len(out), added[name], ""})
 		out = append(out, s)
 	}
+	l.fillStates(ctx, out, fills)
 	sortSummaries(out)
 	return out, nil
+}
+
+// fill is a row of List waiting for its cluster state; note is added to
+// its detail.
+type fill struct {
+	row  int
+	m    *catalog.Manifest
+	note string
+}
+
+// listConcurrency bounds the apps whose state is read at once.
+const listConcurrency = 4
+
+func (l *List) fillStates(ctx context.Context, out []AppSummary, fills []fill) {
+	sem := make(chan struct{}, listConcurrency)
+	var wg sync.WaitGroup
+	for _, f := range fills {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s := &out[f.row]
+			l.fillState(ctx, s, f.m)
+			if f.note != "" {
+				s.Detail = strings.TrimPrefix(s.Detail+"; ", "; ") + f.note
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func (l *List) fillState(ctx context.Context, s *AppSummary, m *catalog.Manifest) {

@@ -328,6 +328,24 @@ func List(opsDir, app string) ([]Record, error) {
 	return out, nil
 }
 
+// Ran reports whether opsDir holds a record of action on app other than
+// the one with id except, from the file names alone (no record is read).
+func Ran(opsDir, action, app, except string) bool {
+	entries, err := os.ReadDir(opsDir)
+	if err != nil {
+		return false
+	}
+	prefix := NewID(action, app, time.Time{})
+	prefix = prefix[:strings.LastIndex(prefix, "_")+1]
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".json")
+		if strings.HasPrefix(name, prefix) && name != except && name != e.Name() {
+			return true
+		}
+	}
+	return false
+}
+
 // Get reads one record by id.
 func Get(opsDir, id string) (Record, error) {
 	if strings.ContainsAny(id, "/\\") || strings.Contains(id, "..") || !strings.HasPrefix(id, "op_") {

@@ -38,3 +38,32 @@ func TestChosenIDEventsAndCancellation(t *testing.T) {
 		t.Error("a path as id was accepted")
 	}
 }
+
+// TestRan: a record of the action on the app counts, except the one
+// named; other apps, other actions and stray files do not.
+func TestRan(t *testing.T) {
+	dir := t.TempDir()
+	op, err := Start(dir, "inst", "deploy", "ghost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Ran(dir, "deploy", "ghost", op.ID()) {
+		t.Fatal("the running operation counted as an earlier one")
+	}
+	if err := op.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range []struct{ action, app string }{{"deploy", "ghost2"}, {"deploy-dry-run", "ghost"}, {"add", "ghost"}} {
+		o, err := Start(dir, "inst", other.action, other.app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Finish(nil)
+	}
+	if Ran(dir, "deploy", "gitea", "") || Ran(dir, "deploy", "ghos", "") {
+		t.Fatal("another app's deploy counted")
+	}
+	if !Ran(dir, "deploy", "ghost", "") {
+		t.Fatal("an earlier deploy was not seen")
+	}
+}

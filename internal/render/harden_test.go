@@ -57,3 +57,31 @@ func TestErrorsNeverQuoteSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestStepBudgetIsPerExecution: the clones an Engine keeps and reuses for a
+// template each start with a full budget, so a run that exhausted it does
+// not fail the next one, and concurrent runs do not share one.
+func TestStepBudgetIsPerExecution(t *testing.T) {
+	defer func(n int) { MaxSteps = n }(MaxSteps)
+	MaxSteps = 1000
+	e := New()
+	src := []byte(`{{ range until .n }}x{{ end }}`)
+	if _, err := e.File("x/loop.yaml", src, map[string]any{"n": MaxSteps + 10}); !errors.Is(err, errTooLong) {
+		t.Fatalf("over the budget: want errTooLong, got %v", err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			out, err := e.File("x/loop.yaml", src, map[string]any{"n": MaxSteps / 2})
+			if err == nil && len(out) != MaxSteps/2 {
+				err = errors.New("wrong output length")
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a run within the budget after an exhausted one: %v", err)
+		}
+	}
+}
