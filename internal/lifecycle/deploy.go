@@ -296,7 +296,7 @@ func (o *deployOne) startUnchanged(ctx context.Context, t *target) func() bool {
 	if o.opts.DryRun || !operation.Ran(o.inst().Path(instance.OperationsDir), "deploy", o.app, o.op.ID()) {
 		return no
 	}
-	data, err := secretData(o.inst(), o.app)
+	data, err := t.secretData(o.inst())
 	if err != nil {
 		return no
 	}
