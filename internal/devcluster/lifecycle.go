@@ -60,11 +60,14 @@ func stopAll(st *state, names []string) []error {
 		errs []error
 		wg   sync.WaitGroup
 	)
+	// Read every record before any goroutine writes the map back.
+	recs := map[string]procRecord{}
 	for _, name := range names {
-		rec, ok := st.Processes[name]
-		if !ok {
-			continue
+		if rec, ok := st.Processes[name]; ok {
+			recs[name] = rec
 		}
+	}
+	for name, rec := range recs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
