@@ -130,3 +130,43 @@ func (f *fixture) secondInstance(name, domain string) *instance.Instance {
 	}
 	return inst
 }
+
+// TestCloneAVolume: postgres's own volume, with files of known checksums
+// beside its data, is cloned from instance dev into instance b: b's
+// claim holds the same files, nothing written after the backup, and b's
+// postgres starts on the cloned data with the password it was
+// initialised with (restore.dataSecrets), while A keeps its own.
+func TestCloneAVolume(t *testing.T) {
+	f := newFixture(t, "postgres", "postgres", "")
+	const dir = "/var/lib/postgresql/data/wildclone"
+	sums := f.sql("postgres", `set -e; mkdir -p `+dir+`; cd `+dir+`; for i in 1 2 3; do head -c 200000 /dev/urandom > f$i; done; `+
+		`mkdir -p d; echo hi > d/note; sha256sum f* d/note`)
+	if _, err := (&backup.Backup{Env: f.env, App: "postgres"}).Run(bg); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	f.sql("postgres", `echo later > `+dir+`/after; echo ok`)
+
+	b := f.secondInstance("b", "b.test")
+	t.Cleanup(func() { _, _ = f.kube.DeleteNamespace(bg, "b-postgres", 0) })
+	cl, err := (&backup.Clone{Env: backup.Env{Instance: b, Kube: f.kube, Open: kopiastore.Open}, Catalog: catalog.Bundled(),
+		App: "postgres", Source: f.inst, Set: map[string]string{"namespace": "b-postgres", "host": "postgres.b-postgres.svc.cluster.local"}}).Run(bg)
+	if err != nil {
+		t.Fatalf("clone: %v", err)
+	}
+	if cl.Namespace != "b-postgres" {
+		t.Fatalf("cloned into %q", cl.Namespace)
+	}
+	got := f.sql("b-postgres", `cd `+dir+` && sha256sum f* d/note && ls`)
+	if !strings.HasPrefix(got, sums) {
+		t.Errorf("b's volume:\n%s\nwant:\n%s", got, sums)
+	}
+	if strings.Contains(got, "after") {
+		t.Error("a file written after the backup reached b")
+	}
+	if out := f.sql("b-postgres", `PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" -Atc 'select 1'`); out != "1" {
+		t.Errorf("b's postgres on the cloned data: %q", out)
+	}
+	if a := f.sql("postgres", `cat `+dir+`/after`); a != "later" {
+		t.Errorf("A lost its file: %q", a)
+	}
+}
