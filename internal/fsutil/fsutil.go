@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
+	"golang.org/x/sync/errgroup"
 )
 
 // WriteFileAtomic replaces path with data so that a reader sees either the
@@ -89,31 +89,18 @@ func SyncTree(dir string) error {
 const syncConcurrency = 16
 
 func syncAll(paths []string) error {
+	var g errgroup.Group
+	g.SetLimit(syncConcurrency)
 	errs := make([]error, len(paths))
-	sem := make(chan struct{}, syncConcurrency)
-	var wg sync.WaitGroup
 	for i, p := range paths {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = syncPath(p)
-		}()
+		g.Go(func() error { errs[i] = SyncDir(p); return nil })
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return errors.Join(errs...)
 }
 
-func syncPath(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}
-
-// SyncDir makes directory entries (creates, renames, removes) durable.
+// SyncDir makes directory entries (creates, renames, removes) durable; on
+// a file it makes the file's data durable.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/names"
@@ -122,21 +123,19 @@ type fill struct {
 const listConcurrency = 4
 
 func (l *List) fillStates(ctx context.Context, out []AppSummary, fills []fill) {
-	sem := make(chan struct{}, listConcurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(listConcurrency)
 	for _, f := range fills {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			s := &out[f.row]
 			l.fillState(ctx, s, f.m)
 			if f.note != "" {
 				s.Detail = strings.TrimPrefix(s.Detail+"; ", "; ") + f.note
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 }
 
 func (l *List) fillState(ctx context.Context, s *AppSummary, m *catalog.Manifest) {
