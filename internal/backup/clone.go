@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"gopkg.in/yaml.v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -365,6 +366,7 @@ func (c *Clone) addApp(ctx context.Context, op *operation.Op, in Reader, rec *Cl
 	if err != nil {
 		return err
 	}
+	c.warnVersion(ctx, op, in, pkg.Manifest.Version)
 	domain := c.sourceDomain(srcCfg)
 	pol := ClonePolicy(pkg.Manifest, srcCfg, srcSec, defaults, domain)
 	for _, n := range pol.Notes {
@@ -381,6 +383,28 @@ func (c *Clone) addApp(ctx context.Context, op *operation.Op, in Reader, rec *Cl
 		return fmt.Errorf("add %s to %s: %w", c.App, c.Instance.Name, err)
 	}
 	return c.writeSecrets(pol.Secrets)
+}
+
+// warnVersion says when the backup was made by another version of the
+// app than the one this catalog adds: an older backup's data goes through
+// the newer app's migrations when it starts, and a newer one's may not be
+// readable by the older app at all.
+func (c *Clone) warnVersion(ctx context.Context, op *operation.Op, in Reader, adds string) {
+	raw, err := readAll(ctx, in, appFilesDir+catalog.ManifestFile)
+	if err != nil {
+		return
+	}
+	m, err := catalog.ParseManifest(catalog.ManifestFile, raw)
+	if err != nil || m.Version == "" || m.Version == adds {
+		return
+	}
+	from, ferr := semver.NewVersion(m.Version)
+	to, terr := semver.NewVersion(adds)
+	if ferr == nil && terr == nil && from.GreaterThan(to) {
+		op.Warn("the backup was made by %s %s, newer than the %s this catalog adds: the older app may not read its data; update the catalog first", c.App, m.Version, adds)
+		return
+	}
+	op.Warn("the backup was made by %s %s; this catalog adds %s, which migrates the data when it first starts", c.App, m.Version, adds)
 }
 
 func (c *Clone) writeSecrets(secrets map[string]string) error {

@@ -2,6 +2,7 @@ package sides_test
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,6 +36,15 @@ func TestCloneFromAnS3Repository(t *testing.T) {
 		t.Fatal(err)
 	}
 	home.deploy()
+	// As if home had added an older hello: the clone says so.
+	mf := home.inst.Path("apps", "hello", "manifest.yaml")
+	raw, err := os.ReadFile(mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mf, []byte(strings.Replace(string(raw), "version: 1.10.3", "version: 1.9.0", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	res, err := (&backup.Backup{Env: home.benv(), App: "hello"}).Run(home.ctx)
 	if err != nil {
 		t.Fatalf("backup to S3: %v", err)
@@ -60,6 +70,9 @@ func TestCloneFromAnS3Repository(t *testing.T) {
 	}
 	if cl.ID != res.ID || cl.Namespace != ns {
 		t.Errorf("clone result %+v, want backup %s in %s", cl, res.ID, ns)
+	}
+	if !strings.Contains(strings.Join(cl.Warnings, "\n"), "made by hello 1.9.0; this catalog adds 1.10.3") {
+		t.Errorf("the clone of an older version warned %q", cl.Warnings)
 	}
 	ing, err := lab.cs.NetworkingV1().Ingresses(ns).Get(lab.ctx, "hello", metav1.GetOptions{})
 	if err != nil || len(ing.Spec.Rules) != 1 || ing.Spec.Rules[0].Host != "hello.internal.lab.test" {
