@@ -128,6 +128,7 @@ func NewClientFromConfig(cfg *rest.Config) (*Client, error) {
 	// Deprecation warnings (e.g. v1 Endpoints, seen while listing a stuck
 	// namespace's content) are noise for a wild user, not something to act on.
 	cfg.WarningHandler = rest.NoWarnings{}
+	cfg.Wrap(newFirstRequestGate)
 	// Built-in kinds read through the typed clientset come as protobuf,
 	// which decodes several times cheaper than JSON (kubectl does the
 	// same); the dynamic client, for any kind, stays on JSON.
