@@ -32,7 +32,10 @@ func TestCloneFromAnS3Repository(t *testing.T) {
 	if err := home.inst.SetSecret("backup.s3.secretAccessKey", srv.SecretKey); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&lifecycle.Add{Env: home.lenv(), App: "hello"}).Run(home.ctx); err != nil {
+	// Its own namespace, gone at the end: the other tests deploy hello too.
+	const homeNS = "hello-s3-home"
+	t.Cleanup(func() { _ = home.cs.CoreV1().Namespaces().Delete(home.ctx, homeNS, metav1.DeleteOptions{}) })
+	if _, err := (&lifecycle.Add{Env: home.lenv(), App: "hello", Set: map[string]string{"namespace": homeNS}}).Run(home.ctx); err != nil {
 		t.Fatal(err)
 	}
 	home.deploy()
