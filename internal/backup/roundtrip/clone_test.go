@@ -42,7 +42,7 @@ func TestCloneIntoAnotherInstance(t *testing.T) {
 	b := f.secondInstance("b", "b.test")
 	t.Cleanup(func() {
 		for _, ns := range []string{"b-gitea", "b-postgres"} {
-			_, _ = f.kube.DeleteNamespace(bg, ns, 0)
+			removeNamespace(f.kube, ns)
 		}
 	})
 	set := map[string]string{"namespace": "b-postgres", "host": "postgres.b-postgres.svc.cluster.local"}
@@ -147,7 +147,7 @@ func TestCloneAVolume(t *testing.T) {
 	f.sql("postgres", `echo later > `+dir+`/after; echo ok`)
 
 	b := f.secondInstance("b", "b.test")
-	t.Cleanup(func() { _, _ = f.kube.DeleteNamespace(bg, "b-postgres", 0) })
+	t.Cleanup(func() { removeNamespace(f.kube, "b-postgres") })
 	cl, err := (&backup.Clone{Env: backup.Env{Instance: b, Kube: f.kube, Open: kopiastore.Open}, Catalog: catalog.Bundled(),
 		App: "postgres", Source: f.inst, Set: map[string]string{"namespace": "b-postgres", "host": "postgres.b-postgres.svc.cluster.local"}}).Run(bg)
 	if err != nil {

@@ -84,10 +84,19 @@ func newFixture(t testing.TB, image, server, dependent string) *fixture {
 			if ns == "" || ns == "-green" {
 				continue
 			}
-			_, _ = kc.DeleteNamespace(bg, ns, 0)
+			removeNamespace(kc, ns)
 		}
 	})
 	return f
+}
+
+// removeNamespace deletes ns and waits until it is gone: the next test
+// deploys the same names, and objects applied into a namespace still
+// being torn down go with it.
+func removeNamespace(kc *kube.Client, ns string) {
+	if gone, err := kc.DeleteNamespace(bg, ns, 3*time.Minute); err == nil && !gone {
+		_ = kc.ClearTerminating(bg, ns, kube.ClearOptions{Attempts: 3, Wait: 5 * time.Second})
+	}
 }
 
 // sql runs a client script in the database pod and returns its output;
