@@ -290,13 +290,7 @@ func (r *Restore) standbySecrets(ctx context.Context, a *App, rn *side.Renames, 
 		return err
 	}
 	data := secretData(d, a.Name)
-	for _, db := range declaredKeys(a) {
-		for _, k := range a.secretKeysFor(db) {
-			if v, ok := data[k]; ok {
-				data[k] = []byte(rn.RewriteDB(string(v)))
-			}
-		}
-	}
+	rn.SecretData(data, a.Manifest.Restore)
 	labels := inv.Labels()
 	if _, err := a.Kube.ApplySecret(ctx, rn.Namespace, a.Name+"-secrets", data, labels, false); err != nil {
 		return err
@@ -335,17 +329,6 @@ func copyWildcardTLS(ctx context.Context, a *App, ns string, labels map[string]s
 		}
 	}
 	return nil
-}
-
-func declaredKeys(a *App) []string {
-	if a.Manifest.Restore == nil {
-		return nil
-	}
-	var out []string
-	for _, db := range a.Manifest.Restore.Databases {
-		out = append(out, db.ConfigKey)
-	}
-	return out
 }
 
 func secretData(d *yamldoc.Doc, app string) map[string][]byte {

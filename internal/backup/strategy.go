@@ -150,16 +150,3 @@ func declaredDatabases(a *App) []string {
 	a.warn("%s needs a database but declares no restore.databases and has no dbName config key; its database is NOT backed up", a.Name)
 	return nil
 }
-
-// secretKeysFor returns the secret keys the manifest declares as embedding
-// the database named by configKey.
-func (a *App) secretKeysFor(configKey string) []string {
-	if r := a.Manifest.Restore; r != nil {
-		for _, db := range r.Databases {
-			if db.ConfigKey == configKey {
-				return db.SecretKeys
-			}
-		}
-	}
-	return nil
-}

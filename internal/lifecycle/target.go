@@ -143,16 +143,10 @@ func secretData(inst *instance.Instance, app string) (map[string][]byte, error) 
 // copy's database.
 func (t *target) secretData(inst *instance.Instance) (map[string][]byte, error) {
 	data, err := secretData(inst, t.app)
-	if err != nil || t.renames == nil || t.manifest.Restore == nil {
+	if err != nil || t.renames == nil {
 		return data, err
 	}
-	for _, db := range t.manifest.Restore.Databases {
-		for _, k := range db.SecretKeys {
-			if v, ok := data[k]; ok {
-				data[k] = []byte(t.renames.RewriteDB(string(v)))
-			}
-		}
-	}
+	t.renames.SecretData(data, t.manifest.Restore)
 	return data, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/wild-cloud/wild/internal/catalog"
 )
 
 // Renames is what makes a copy of an app, all taken from the manifest's
@@ -142,4 +144,19 @@ func (r *Renames) RewriteDB(v string) string {
 		}
 	}
 	return v
+}
+
+// SecretData renames the database in the Secret values the manifest's
+// `restore:` declares as embedding it (a connection URL, say), in place.
+func (r *Renames) SecretData(data map[string][]byte, restore *catalog.Restore) {
+	if restore == nil {
+		return
+	}
+	for _, db := range restore.Databases {
+		for _, k := range db.SecretKeys {
+			if v, ok := data[k]; ok {
+				data[k] = []byte(r.RewriteDB(string(v)))
+			}
+		}
+	}
 }
