@@ -71,6 +71,15 @@ func writeAtomic(path string, data []byte, perm os.FileMode, durable bool) error
 // few commits instead of one per file. Every fsync still completes before
 // SyncTree returns, so the guarantee is the same as one after another.
 func SyncTree(dir string) error {
+	paths, err := Tree(dir)
+	if err != nil {
+		return err
+	}
+	return SyncPaths(paths...)
+}
+
+// Tree lists dir and every file and directory below it.
+func Tree(dir string) ([]string, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -79,16 +88,15 @@ func SyncTree(dir string) error {
 		paths = append(paths, p)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return syncAll(paths)
+	return paths, err
 }
 
 // syncConcurrency bounds the open files of one SyncTree.
 const syncConcurrency = 16
 
-func syncAll(paths []string) error {
+// SyncPaths fsyncs every path (file data, or directory entries)
+// concurrently, as one round: it returns when all are durable.
+func SyncPaths(paths ...string) error {
 	var g errgroup.Group
 	g.SetLimit(syncConcurrency)
 	errs := make([]error, len(paths))

@@ -124,6 +124,49 @@ func TestSecretsStay0600AndListMasks(t *testing.T) {
 	}
 }
 
+// TestTornJournalIsNoCommit cuts a journal short at every length, as a
+// crash during its write would: the journal is written in place, so such
+// a journal must count as never written (old state, no leftovers), while
+// the whole journal rolls forward to the new state.
+func TestTornJournalIsNoCommit(t *testing.T) {
+	s, inst := newInstance(t)
+	var journal []byte
+	func() {
+		restore := crashpoint.Set(func(p string) {
+			if p == "after-journal" {
+				entries, _ := filepath.Glob(inst.Path(txDir, "*.journal"))
+				journal, _ = os.ReadFile(entries[0])
+				panic("crash")
+			}
+		})
+		defer func() { restore(); recover() }()
+		inst.Update(func(e *Edit) error {
+			return e.Config.Set([]string{"apps", "ghost", "port"}, strNode("1"))
+		})
+	}()
+	if len(journal) == 0 {
+		t.Fatal("no journal captured")
+	}
+	stage, _ := filepath.Glob(inst.Path(txDir, "*.journal"))
+	name := stage[0]
+	for _, n := range []int{0, 1, 8, len(journal) / 2, len(journal) - 2, len(journal) - 1, len(journal)} {
+		os.MkdirAll(strings.TrimSuffix(name, ".journal"), 0o755)
+		os.WriteFile(strings.TrimSuffix(name, ".journal")+"/f0", []byte("apps: {ghost: {port: \"1\"}}\ncloud: {domain: cloud.example.com}\n"), 0o644)
+		os.WriteFile(name, journal[:n], 0o600)
+		inst2, err := s.Open("home")
+		if err != nil {
+			t.Fatalf("journal cut at %d of %d: %v", n, len(journal), err)
+		}
+		_, cfgErr := inst2.GetConfig("apps.ghost.port")
+		if whole := n == len(journal); whole != (cfgErr == nil) {
+			t.Fatalf("journal cut at %d of %d: applied=%v", n, len(journal), cfgErr == nil)
+		}
+		if entries, _ := os.ReadDir(inst2.Path(txDir)); len(entries) > 0 && !strings.HasSuffix(entries[0].Name(), ".lock") {
+			t.Fatalf("journal cut at %d: leftover %s", n, entries[0].Name())
+		}
+	}
+}
+
 // TestTxRecoversFromEveryCrashPoint simulates a crash at each point of a
 // commit (by panicking out of the hook) and checks that the next Open
 // leaves the instance fully old or fully new, never a mix.

@@ -1,6 +1,9 @@
 package instance
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/fsutil"
+	"golang.org/x/sync/errgroup"
 )
 
 // Tx stages changes to several instance paths and applies them with a
@@ -19,9 +23,20 @@ import (
 // not yet written) or, after roll-forward, fully new.
 //
 // Layout: .tx/<id>/ holds staged files and dirs; .tx/<id>.journal lists the
-// moves. Commit writes the journal atomically, then applies each move;
-// every move is idempotent, so rollForward can replay a journal from any
-// point.
+// moves. Commit makes the stage durable, then writes the journal, then
+// applies each move; every move is idempotent, so rollForward can replay a
+// journal from any point.
+//
+// Durability costs three rounds of fsyncs per commit, each round run
+// concurrently (so its fsyncs share the filesystem's journal commits):
+//  1. the staged tree and .tx, so nothing the journal names can be lost;
+//  2. the journal and .tx: the commit point. The journal is written in
+//     place, not renamed, and carries a checksum, so a crash mid-write
+//     leaves a journal that fails its checksum, which means nothing was
+//     applied yet and is dropped. This fsync of .tx also makes the removal
+//     of the previous journal durable before any of this commit's moves,
+//     so a finished journal can never come back and undo a later commit;
+//  3. the directories the moves changed, before the journal is removed.
 type Tx struct {
 	inst  *Instance
 	id    string
@@ -108,9 +123,10 @@ func (tx *Tx) WriteFile(rel string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	staged := fmt.Sprintf("f%d", len(tx.ops))
-	// The stage is private until the journal names it, so a plain write
-	// plus fsync is enough here; atomicity comes from the rename at commit.
-	if err := writeSynced(filepath.Join(tx.stage, staged), data, perm); err != nil {
+	// The stage is private until the journal names it, so a plain write is
+	// enough here: Commit syncs the whole stage in one round, and atomicity
+	// comes from the rename.
+	if err := writeNew(filepath.Join(tx.stage, staged), data, perm); err != nil {
 		return err
 	}
 	tx.ops = append(tx.ops, txOp{Kind: "file", Staged: staged, Target: rel})
@@ -130,9 +146,6 @@ func (tx *Tx) ReplaceDir(rel string, build func(dir string) error) error {
 	if err := build(dir); err != nil {
 		return err
 	}
-	if err := fsutil.SyncTree(dir); err != nil {
-		return err
-	}
 	tx.ops = append(tx.ops, txOp{Kind: "dir", Staged: staged, Target: rel})
 	return nil
 }
@@ -149,12 +162,19 @@ func (tx *Tx) Commit() error {
 	if len(tx.ops) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(tx.ops)
+	b, err := encodeJournal(tx.ops)
 	if err != nil {
 		return err
 	}
+	staged, err := fsutil.Tree(tx.stage)
+	if err != nil {
+		return err
+	}
+	if err := fsutil.SyncPaths(append(staged, tx.inst.Path(txDir), tx.inst.Dir)...); err != nil {
+		return err
+	}
 	crashpoint.Hit("before-journal")
-	if err := fsutil.WriteFileAtomic(tx.journal(), b, 0o600); err != nil {
+	if err := tx.writeJournal(b); err != nil {
 		return err
 	}
 	crashpoint.Hit("after-journal")
@@ -166,6 +186,67 @@ func (tx *Tx) Commit() error {
 }
 
 func (tx *Tx) journal() string { return tx.inst.Path(txDir, tx.id+".journal") }
+
+// writeJournal is the commit point (round 2 above).
+func (tx *Tx) writeJournal(b []byte) error {
+	f, err := os.OpenFile(tx.journal(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	var g errgroup.Group
+	g.Go(f.Sync)
+	g.Go(func() error { return fsutil.SyncDir(tx.inst.Path(txDir)) })
+	err = g.Wait()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// journalFile is the journal on disk. Sum is the SHA-256 of Ops exactly
+// as written, so a journal torn by a crash is told from a whole one.
+// Journals written by earlier versions are a bare array of ops (they were
+// renamed into place, so never torn).
+type journalFile struct {
+	Sum string          `json:"sum"`
+	Ops json.RawMessage `json:"ops"`
+}
+
+func encodeJournal(ops []txOp) ([]byte, error) {
+	raw, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	return json.Marshal(journalFile{Sum: hex.EncodeToString(sum[:]), Ops: raw})
+}
+
+// errTornJournal marks a journal a crash cut short: it never reached its
+// fsync, so none of its moves ran, and its transaction never happened.
+var errTornJournal = errors.New("torn journal")
+
+func decodeJournal(b []byte) ([]txOp, error) {
+	var ops []txOp
+	if trimmed := bytes.TrimSpace(b); len(trimmed) > 0 && trimmed[0] == '[' {
+		return ops, json.Unmarshal(b, &ops)
+	}
+	var jf journalFile
+	if err := json.Unmarshal(b, &jf); err != nil {
+		if head := []byte(`{"sum":"`); bytes.HasPrefix(b, head) || bytes.HasPrefix(head, b) {
+			return nil, errTornJournal
+		}
+		return nil, err
+	}
+	sum := sha256.Sum256(jf.Ops)
+	if jf.Sum != hex.EncodeToString(sum[:]) {
+		return nil, errTornJournal
+	}
+	return ops, json.Unmarshal(jf.Ops, &ops)
+}
 
 // cleanup removes the staging area of a transaction that was not
 // committed. A committed one was cleaned by replay.
@@ -180,13 +261,22 @@ func (tx *Tx) cleanup() {
 func (i *Instance) replay(id string, ops []txOp) error {
 	stage := i.Path(txDir, id)
 	trash := i.Path(txDir, id+".trash")
+	changed := map[string]bool{}
 	for n, op := range ops {
 		if err := applyOp(i, stage, trash, n, op); err != nil {
 			return err
 		}
+		// applyOp may have created the target's parents too.
+		for d := filepath.Dir(i.Path(op.Target)); !changed[d] && strings.HasPrefix(d, i.Dir); d = filepath.Dir(d) {
+			changed[d] = true
+		}
 		crashpoint.Hit(fmt.Sprintf("after-op-%d", n))
 	}
-	if err := fsutil.SyncDir(i.Dir); err != nil {
+	dirs := make([]string, 0, len(changed))
+	for d := range changed {
+		dirs = append(dirs, d)
+	}
+	if err := fsutil.SyncPaths(dirs...); err != nil {
 		return err
 	}
 	if err := os.Remove(i.Path(txDir, id+".journal")); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -260,8 +350,13 @@ func (i *Instance) rollForward() error {
 		if err != nil {
 			return err
 		}
-		var ops []txOp
-		err = json.Unmarshal(b, &ops)
+		ops, err := decodeJournal(b)
+		if errors.Is(err, errTornJournal) {
+			if err := os.Remove(i.Path(txDir, id+".journal")); err != nil {
+				return err
+			}
+			continue // its stage goes with the other strays below
+		}
 		if err == nil {
 			err = i.checkJournal(ops)
 		}
@@ -307,10 +402,14 @@ func removeStrayStages(i *Instance, entries []os.DirEntry) error {
 	return nil
 }
 
-func writeSynced(path string, data []byte, perm os.FileMode) error {
+func writeNew(path string, data []byte, perm os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteSyncClose(f, data)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
