@@ -25,34 +25,49 @@ type LiveState struct {
 	objects     map[string]*unstructured.Unstructured
 	secrets     map[string]*corev1.Secret // namespace/name
 	namespaces  map[string]string         // name -> phase
+	nsObjects   map[string]*corev1.Namespace
 	listed      map[schema.GroupKind]bool
+	// fetched caches GETs of Secrets the listing cannot hold (copy
+	// sources without the instance label: wildcard TLS certificates).
+	fetchMu sync.Mutex
+	fetched map[string]*corev1.Secret
 }
 
 func newLiveState(instanceID string) *LiveState {
 	return &LiveState{instanceID: instanceID, inventories: map[string][]invEntry{}, objects: map[string]*unstructured.Unstructured{},
-		secrets: map[string]*corev1.Secret{}, namespaces: map[string]string{}, listed: map[schema.GroupKind]bool{}}
+		secrets: map[string]*corev1.Secret{}, namespaces: map[string]string{}, nsObjects: map[string]*corev1.Namespace{},
+		listed: map[schema.GroupKind]bool{}, fetched: map[string]*corev1.Secret{}}
 }
 
 // ReadLiveState lists the inventories, namespaces and every kind the
 // inventories record, each once.
 func (c *Client) ReadLiveState(ctx context.Context, instanceID string) (*LiveState, error) {
-	return c.readLiveState(ctx, instanceID, LabelInstanceID+"="+instanceID)
+	return c.readLiveState(ctx, instanceID, LabelInstanceID+"="+instanceID, "0")
+}
+
+// ReadConsistentLiveState is ReadLiveState with consistent LISTs: the
+// cluster as of the moment the reads start, every write acknowledged
+// before then included. A no-op deploy may skip its writes on what this
+// says (UnchangedIn), so it must never vouch for an object a user has
+// already deleted; ReadLiveState's watch cache may still hold it.
+func (c *Client) ReadConsistentLiveState(ctx context.Context, instanceID string) (*LiveState, error) {
+	return c.readLiveState(ctx, instanceID, LabelInstanceID+"="+instanceID, "")
 }
 
 // ReadAppLiveState is ReadLiveState for one app: the same lists, narrowed
 // to the app's labels (`wild app status`).
 func (c *Client) ReadAppLiveState(ctx context.Context, inv Inventory) (*LiveState, error) {
-	return c.readLiveState(ctx, inv.InstanceID, LabelInstanceID+"="+inv.InstanceID+","+LabelApp+"="+inv.App)
+	return c.readLiveState(ctx, inv.InstanceID, LabelInstanceID+"="+inv.InstanceID+","+LabelApp+"="+inv.App, "0")
 }
 
-func (c *Client) readLiveState(ctx context.Context, instanceID, selector string) (*LiveState, error) {
+func (c *Client) readLiveState(ctx context.Context, instanceID, selector, rv string) (*LiveState, error) {
 	// ResourceVersion "0": served from the API server's watch cache at
 	// once. A consistent LIST first waits for that cache to catch up with
 	// etcd, which under load took 40-90 ms per kind, more than the rest of
 	// `wild app list`. The cache trails by milliseconds, and staleness can
 	// only make the listing vouch for an earlier state the cluster really
 	// had, or send an app to the exact per-object check.
-	sel := metav1.ListOptions{LabelSelector: selector, ResourceVersion: "0"}
+	sel := metav1.ListOptions{LabelSelector: selector, ResourceVersion: rv}
 	ls := newLiveState(instanceID)
 	cms, err := c.Clientset.CoreV1().ConfigMaps(InventoryNamespace).List(ctx, sel)
 	if err != nil {
@@ -71,7 +86,7 @@ func (c *Client) readLiveState(ctx context.Context, instanceID, selector string)
 	}
 	var mu sync.Mutex
 	lists := []func() error{
-		func() error { return ls.readNamespaces(ctx, c) },
+		func() error { return ls.readNamespaces(ctx, c, rv) },
 		func() error { return ls.readSecrets(ctx, c, sel) },
 	}
 	for gk, version := range kinds {
@@ -117,13 +132,15 @@ func (c *Client) listKind(ctx context.Context, gvk schema.GroupVersionKind, sel 
 	return list.Items, nil
 }
 
-func (ls *LiveState) readNamespaces(ctx context.Context, c *Client) error {
-	list, err := c.Clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+func (ls *LiveState) readNamespaces(ctx context.Context, c *Client, rv string) error {
+	list, err := c.Clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{ResourceVersion: rv})
 	if err != nil {
 		return fmt.Errorf("listing namespaces: %w", c.wrap(err))
 	}
-	for _, ns := range list.Items {
-		ls.namespaces[ns.Name] = phaseOf(&ns)
+	for i := range list.Items {
+		ns := &list.Items[i]
+		ls.namespaces[ns.Name] = phaseOf(ns)
+		ls.nsObjects[ns.Name] = ns
 	}
 	return nil
 }

@@ -103,7 +103,61 @@ func (c *Client) Unchanged(ctx context.Context, s DeployState) (*NoopResult, boo
 	if errors.Join(errs...) != nil {
 		return nil, false
 	}
-	if phaseOf(r.ns) != PhaseActive || !ownedBy(r.ns, s.Owner) {
+	return r.decide(s, desired)
+}
+
+// UnchangedIn is Unchanged answered from a consistent listing of the
+// instance (ReadConsistentLiveState), so a deploy of many apps reads the
+// cluster with one LIST per kind instead of a GET per object of each app.
+// Only the copy sources the listing cannot hold (no instance label) are
+// read, each once per listing. The rule is Unchanged's, and the answer is
+// as of the listing: the caller must not use it after writing anything
+// this app's state depends on.
+func (c *Client) UnchangedIn(ctx context.Context, s DeployState, ls *LiveState) (*NoopResult, bool) {
+	if names.IsReservedNamespace(s.Namespace) {
+		return nil, false
+	}
+	desired, err := prepare(s.Objects, s.Inventory)
+	if err != nil {
+		return nil, false
+	}
+	r := &noopReads{ls: ls, ns: ls.nsObjects[s.Namespace], sources: make([]*corev1.Secret, len(s.Copies))}
+	for i, src := range s.Copies {
+		sec, err := ls.source(ctx, c, src)
+		if err != nil {
+			return nil, false
+		}
+		r.sources[i] = sec
+	}
+	return r.decide(s, desired)
+}
+
+// source is a copy source from the listing, else read once and kept; nil
+// when an optional one is missing.
+func (ls *LiveState) source(ctx context.Context, c *Client, src SecretSource) (*corev1.Secret, error) {
+	key := src.Namespace + "/" + src.Name
+	if sec := ls.secrets[key]; sec != nil {
+		return sec, nil
+	}
+	ls.fetchMu.Lock()
+	defer ls.fetchMu.Unlock()
+	if sec, ok := ls.fetched[key]; ok {
+		return sec, nil
+	}
+	sec, err := c.Clientset.CoreV1().Secrets(src.Namespace).Get(ctx, src.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) && src.Optional {
+		sec, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ls.fetched[key] = sec
+	return sec, nil
+}
+
+// decide applies Apply's rule to what was read.
+func (r *noopReads) decide(s DeployState, desired []*unstructured.Unstructured) (*NoopResult, bool) {
+	if r.ns == nil || phaseOf(r.ns) != PhaseActive || !ownedBy(r.ns, s.Owner) {
 		return nil, false
 	}
 	chk := r.ls.Check(s.Objects, s.Inventory, s.Namespace, s.SecretName, s.SecretData)

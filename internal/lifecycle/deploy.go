@@ -43,6 +43,11 @@ type deployRun struct {
 	deployed map[string]bool
 	targets  map[string]*target
 	first    bool // the next operation record takes Env.OperationID
+	// ahead holds the no-op checks RunMany started for every app at once;
+	// changed records that a deploy of this run changed the cluster,
+	// after which no check read before it is trusted.
+	ahead   map[string]*noopCheck
+	changed bool
 }
 
 // deployOne is one app's deploy within a run.
@@ -115,6 +120,7 @@ func (d *Deploy) RunLocked(ctx context.Context) (*DeployResult, error) {
 // results so far.
 func (d *Deploy) RunMany(ctx context.Context, apps []string) ([]*DeployResult, error) {
 	r := d.newRun()
+	r.readAheadAll(ctx, apps)
 	var out []*DeployResult
 	for _, app := range apps {
 		if r.deployed[app] {
@@ -196,6 +202,7 @@ func (r *deployRun) deploy(ctx context.Context, app string, locked bool) (*Deplo
 		}
 	}
 	r.deployed[app] = err == nil
+	r.changed = r.changed || err != nil || !one.res.Unchanged()
 	return one.res, op.FinishCtx(ctx, err)
 }
 
@@ -296,42 +303,49 @@ func (o *deployOne) startUnchanged(ctx context.Context, t *target) func() bool {
 	if o.opts.DryRun || !operation.Ran(o.inst().Path(instance.OperationsDir), "deploy", o.app, o.op.ID()) {
 		return no
 	}
-	data, err := t.secretData(o.inst())
+	state, err := o.noopState(t)
 	if err != nil {
 		return no
 	}
+	check := o.readAhead(state)
+	if check == nil {
+		check = startCheck(ctx, o.client, state)
+	}
+	return func() bool {
+		o.op.Step("check")
+		<-check.done
+		if !check.ok {
+			return false
+		}
+		for _, m := range check.res.Missing {
+			o.warnNoTLS(m.Namespace, m.Name)
+		}
+		o.res.Changes = append(o.res.Changes, check.res.Changes...)
+		o.current = check.res.Statuses
+		o.op.Note("%d objects, 0 changed (every recorded fingerprint matches%s)", len(t.objs), check.note)
+		return true
+	}
+}
+
+// noopState is what the no-op check compares the cluster with: the
+// objects as Apply would send them, and the namespace, Secret and copies
+// the namespace and secrets steps would write.
+func (o *deployOne) noopState(t *target) (kube.DeployState, error) {
+	data, err := t.secretData(o.inst())
+	if err != nil {
+		return kube.DeployState{}, err
+	}
 	copies, err := o.plannedCopies(t)
 	if err != nil {
-		return no
+		return kube.DeployState{}, err
 	}
 	srcs := make([]kube.SecretSource, len(copies))
 	for i, c := range copies {
 		srcs[i] = kube.SecretSource{Namespace: c.from, Name: c.name, Optional: c.tls}
 	}
 	kube.StampSecretHash(t.objs, t.secretName(), kube.SecretHash(data))
-	state := kube.DeployState{Inventory: t.inventory(), Objects: t.objs, Namespace: t.namespace,
-		Owner: t.owner(o.inst()), SecretName: t.secretName(), SecretData: data, Copies: srcs}
-	var res *kube.NoopResult
-	var ok bool
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		res, ok = o.client.Unchanged(ctx, state)
-	}()
-	return func() bool {
-		o.op.Step("check")
-		<-done
-		if !ok {
-			return false
-		}
-		for _, m := range res.Missing {
-			o.warnNoTLS(m.Namespace, m.Name)
-		}
-		o.res.Changes = append(o.res.Changes, res.Changes...)
-		o.current = res.Statuses
-		o.op.Note("%d objects, 0 changed (every recorded fingerprint matches)", len(t.objs))
-		return true
-	}
+	return kube.DeployState{Inventory: t.inventory(), Objects: t.objs, Namespace: t.namespace,
+		Owner: t.owner(o.inst()), SecretName: t.secretName(), SecretData: data, Copies: srcs}, nil
 }
 
 // allCurrent reports whether every status is Current (false for none).

@@ -534,3 +534,80 @@ func TestNoopDeploySkipsWritesAndRepairs(t *testing.T) {
 		t.Fatalf("a redeploy after the repair did not take the no-op path: %+v", res.Changes)
 	}
 }
+
+// TestNoopOfManyAppsReadsOneListing: a deploy of several unchanged apps
+// answers every app's no-op check from one consistent listing, and still
+// repairs what changed: a Service deleted just before the run, and the
+// copy of a dependency's Secret that the dependency's own deploy changes
+// earlier in the same run (a check read before that write is not used).
+func TestNoopOfManyAppsReadsOneListing(t *testing.T) {
+	c := newClusterEnv(t)
+	ctx := context.Background()
+	apps := []string{"postgres", "gitea", "hello"}
+	for _, a := range apps {
+		c.add(a)
+	}
+	run := func() map[string]operation.Record {
+		t.Helper()
+		res, err := (&Deploy{Env: c.Env, NoWait: true, Timeout: 90 * time.Second}).RunMany(ctx, apps)
+		if err != nil || len(res) != len(apps) {
+			t.Fatalf("deploy %v: %v (%d results)", apps, err, len(res))
+		}
+		recs := map[string]operation.Record{}
+		for _, r := range res {
+			rec, err := operation.Get(c.Instance.Path(instance.OperationsDir), r.Operation)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs[r.App] = rec
+		}
+		return recs
+	}
+	step := func(rec operation.Record, name string) *operation.Step {
+		for i := range rec.Steps {
+			if rec.Steps[i].Name == name {
+				return &rec.Steps[i]
+			}
+		}
+		return nil
+	}
+	listed := func(rec operation.Record) bool {
+		s := step(rec, "check")
+		return s != nil && step(rec, "apply") == nil && strings.Contains(s.Message, "in one listing")
+	}
+	run()
+	for app, rec := range run() {
+		if !listed(rec) {
+			t.Errorf("%s: an unchanged app was not answered from the listing: %+v", app, rec.Steps)
+		}
+	}
+
+	svcs := c.kc.CoreV1().Services(c.ns("hello"))
+	if err := svcs.Delete(ctx, "hello", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	recs := run()
+	if step(recs["hello"], "apply") == nil {
+		t.Fatalf("a Service deleted before the run was not repaired: %+v", recs["hello"].Steps)
+	}
+	if _, err := svcs.Get(ctx, "hello", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the deleted Service was not recreated: %v", err)
+	}
+	if !listed(recs["postgres"]) || !listed(recs["gitea"]) {
+		t.Error("the untouched apps did not keep the listing's answer")
+	}
+
+	if err := c.Instance.SetSecret("apps.postgres.password", "changed-in-this-run"); err != nil {
+		t.Fatal(err)
+	}
+	recs = run()
+	if step(recs["postgres"], "apply") == nil && step(recs["postgres"], "secrets") == nil {
+		t.Fatalf("postgres's changed Secret was not written: %+v", recs["postgres"].Steps)
+	}
+	if listed(recs["gitea"]) {
+		t.Error("gitea used a check read before postgres's Secret changed in the same run")
+	}
+	if got := string(c.secret("gitea", "postgres-secrets").Data["password"]); got != "changed-in-this-run" {
+		t.Errorf("gitea's copy of postgres-secrets holds %q, not the new password", got)
+	}
+}
