@@ -161,6 +161,19 @@ func NewClientFromConfig(cfg *rest.Config) (*Client, error) {
 	}, nil
 }
 
+// Warm opens the connection to the API server in the background, so its
+// TLS handshake overlaps the caller's local work (reading and building
+// the app) instead of delaying its first burst of requests, which the
+// first-request gate holds until this answers. A failure here is only a
+// lost head start: the real requests report their own errors.
+func (c *Client) Warm() {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.Ping(ctx)
+	}()
+}
+
 // Ping checks that the API server answers.
 func (c *Client) Ping(ctx context.Context) error {
 	_, err := c.Clientset.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()

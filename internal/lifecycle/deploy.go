@@ -32,6 +32,10 @@ type Deploy struct {
 	Client *kube.Client
 	// AllowDirty deploys over uncommitted edits in apps/NAME/ (git mode).
 	AllowDirty bool
+	// waitListing makes every app of RunMany wait for the listing rather
+	// than read for itself while it is under way: tests use it to know
+	// which path answered.
+	waitListing bool
 }
 
 // deployRun is the state shared by the deploys of one run (RunMany,
@@ -43,10 +47,10 @@ type deployRun struct {
 	deployed map[string]bool
 	targets  map[string]*target
 	first    bool // the next operation record takes Env.OperationID
-	// ahead holds the no-op checks RunMany started for every app at once;
-	// changed records that a deploy of this run changed the cluster,
-	// after which no check read before it is trusted.
-	ahead   map[string]*noopCheck
+	// listing is RunMany's consistent listing of the instance; changed
+	// records that a deploy of this run changed the cluster, after which
+	// the listing is not trusted.
+	listing *listing
 	changed bool
 }
 
@@ -120,7 +124,7 @@ func (d *Deploy) RunLocked(ctx context.Context) (*DeployResult, error) {
 // results so far.
 func (d *Deploy) RunMany(ctx context.Context, apps []string) ([]*DeployResult, error) {
 	r := d.newRun()
-	r.readAheadAll(ctx, apps)
+	r.startListing(ctx, apps)
 	var out []*DeployResult
 	for _, app := range apps {
 		if r.deployed[app] {
@@ -203,6 +207,9 @@ func (r *deployRun) deploy(ctx context.Context, app string, locked bool) (*Deplo
 	}
 	r.deployed[app] = err == nil
 	r.changed = r.changed || err != nil || !one.res.Unchanged()
+	if err == nil && one.res.Unchanged() {
+		op.ChangedNothing()
+	}
 	return one.res, op.FinishCtx(ctx, err)
 }
 
@@ -211,7 +218,11 @@ func clientFor(inst *instance.Instance) (*kube.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kube.NewClient(kc)
+	c, err := kube.NewClient(kc)
+	if err == nil {
+		c.Warm()
+	}
+	return c, err
 }
 
 // deployDeps deploys every dependency (recursively, each once) before the
@@ -307,7 +318,7 @@ func (o *deployOne) startUnchanged(ctx context.Context, t *target) func() bool {
 	if err != nil {
 		return no
 	}
-	check := o.readAhead(state)
+	check := o.listedCheck(ctx, state)
 	if check == nil {
 		check = startCheck(ctx, o.client, state)
 	}

@@ -547,9 +547,10 @@ func TestNoopOfManyAppsReadsOneListing(t *testing.T) {
 	for _, a := range apps {
 		c.add(a)
 	}
+	wait := true
 	run := func() map[string]operation.Record {
 		t.Helper()
-		res, err := (&Deploy{Env: c.Env, NoWait: true, Timeout: 90 * time.Second}).RunMany(ctx, apps)
+		res, err := (&Deploy{Env: c.Env, NoWait: true, Timeout: 90 * time.Second, waitListing: wait}).RunMany(ctx, apps)
 		if err != nil || len(res) != len(apps) {
 			t.Fatalf("deploy %v: %v (%d results)", apps, err, len(res))
 		}
@@ -581,6 +582,15 @@ func TestNoopOfManyAppsReadsOneListing(t *testing.T) {
 			t.Errorf("%s: an unchanged app was not answered from the listing: %+v", app, rec.Steps)
 		}
 	}
+	// Without waiting, an app whose turn comes before the listing is
+	// done reads for itself: every app still takes the no-op path.
+	wait = false
+	for app, rec := range run() {
+		if step(rec, "check") == nil || step(rec, "apply") != nil {
+			t.Errorf("%s: an unchanged app did not take the no-op path: %+v", app, rec.Steps)
+		}
+	}
+	wait = true
 
 	svcs := c.kc.CoreV1().Services(c.ns("hello"))
 	if err := svcs.Delete(ctx, "hello", metav1.DeleteOptions{}); err != nil {

@@ -2,18 +2,12 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 
-	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
-	"github.com/wild-cloud/wild/internal/operation"
 )
 
 // noopCheck is one app's no-op check (kube.Unchanged), running or done.
 type noopCheck struct {
-	key  string // stateKey of the state it compares
 	note string // added to the operation record's note
 	done chan struct{}
 	res  *kube.NoopResult
@@ -29,18 +23,18 @@ func startCheck(ctx context.Context, c *kube.Client, state kube.DeployState) *no
 	return check
 }
 
-// readAheadLimit bounds the apps being built for a read-ahead at once:
-// the build is CPU, and the deploys themselves need the cores too.
-const readAheadLimit = 2
+// listing is the consistent listing of the instance a deploy of several
+// apps reads once, at its start.
+type listing struct {
+	done chan struct{}
+	ls   *kube.LiveState // nil when the listing failed
+}
 
-// readAheadAll starts the no-op check of every app RunMany will deploy,
-// all at once, answered from one consistent listing of the instance (a
-// LIST per kind) instead of a GET per object of each app in turn: a
-// no-op redeploy of many apps is bound by the API server's requests.
-// Each app's deploy later takes its check only when nothing could have
-// made it stale (see readAhead); anything else checks again, so this is
-// only ever a head start.
-func (r *deployRun) readAheadAll(ctx context.Context, apps []string) {
+// startListing reads the instance's objects with one consistent LIST per
+// kind, in the background, for RunMany: every unchanged app's no-op check
+// is then answered from it, without a GET per object of each app in turn
+// (a no-op redeploy of many apps is bound by the API server's requests).
+func (r *deployRun) startListing(ctx context.Context, apps []string) {
 	if r.opts.DryRun || len(apps) < 2 {
 		return
 	}
@@ -53,90 +47,43 @@ func (r *deployRun) readAheadAll(ctx context.Context, apps []string) {
 			return // the first deploy reports it
 		}
 	}
-	opsDir := r.opts.Instance.Path(instance.OperationsDir)
-	var listing *kube.LiveState
-	listed := make(chan struct{})
-	r.ahead = map[string]*noopCheck{}
-	sem := make(chan struct{}, readAheadLimit)
-	for _, app := range apps {
-		if !operation.Ran(opsDir, "deploy", app, "") {
-			continue
-		}
-		check := &noopCheck{note: "; read with the other apps' in one listing", done: make(chan struct{})}
-		r.ahead[app] = check
-		go func() {
-			defer close(check.done)
-			sem <- struct{}{}
-			state, ok := r.aheadState(app)
-			<-sem
-			<-listed
-			if !ok || listing == nil {
-				return
-			}
-			check.key = stateKey(state)
-			check.res, check.ok = r.client.UnchangedIn(ctx, state, listing)
-		}()
-	}
-	if len(r.ahead) == 0 {
-		return
-	}
+	l := &listing{done: make(chan struct{})}
+	r.listing = l
 	go func() {
-		defer close(listed)
+		defer close(l.done)
 		// A failed listing (no right to list across namespaces, say)
 		// leaves every app to its own check.
 		if ls, err := r.client.ReadConsistentLiveState(ctx, id); err == nil {
-			listing = ls
+			l.ls = ls
 		}
 	}()
 }
 
-// aheadState builds app's no-op state outside its lock and apart from
-// the run's shared state (its own target cache), so it races with
-// nothing; a config change pending a recompile is left to the deploy.
-func (r *deployRun) aheadState(app string) (kube.DeployState, bool) {
-	if need, err := NeedsRecompile(r.opts.Instance, app); err != nil || need {
-		return kube.DeployState{}, false
-	}
-	t, err := loadTarget(r.opts.Instance, app)
-	if err != nil {
-		return kube.DeployState{}, false
-	}
-	private := &deployRun{opts: r.opts, client: r.client, deployed: map[string]bool{}, targets: map[string]*target{}}
-	state, err := (&deployOne{deployRun: private, app: app}).noopState(t)
-	return state, err == nil
-}
-
-// readAhead returns the check read ahead for the app about to be
-// deployed, or nil when it cannot be trusted: an earlier deploy of this
-// run changed the cluster (a dependency's Secret the app copies, say), or
-// what the app would write now, under its lock, is not what was checked.
-func (o *deployOne) readAhead(state kube.DeployState) *noopCheck {
-	check := o.ahead[o.app]
-	if check == nil || o.changed {
+// listedCheck answers the app's no-op check from the run's listing, or
+// returns nil for the app to read for itself. It never waits: a
+// consistent LIST waits for the API server's watch cache to catch up,
+// which takes up to ~100 ms while the cluster is busy writing (just after
+// a deploy), so the apps whose turn comes first read on their own
+// meanwhile. Nor is the listing used once a deploy of this run changed
+// the cluster: it could not show that write (a dependency's Secret an
+// app copies, say).
+func (o *deployOne) listedCheck(ctx context.Context, state kube.DeployState) *noopCheck {
+	if o.listing == nil || o.changed {
 		return nil
 	}
-	<-check.done
-	if check.key == "" || check.key != stateKey(state) {
+	select {
+	case <-o.listing.done:
+	default:
+		if !o.opts.waitListing {
+			return nil
+		}
+		<-o.listing.done
+	}
+	if o.listing.ls == nil {
 		return nil
 	}
+	check := &noopCheck{note: "; read with the other apps' in one listing", done: make(chan struct{})}
+	check.res, check.ok = o.client.UnchangedIn(ctx, state, o.listing.ls)
+	close(check.done)
 	return check
-}
-
-// stateKey identifies everything a no-op check compares; the secret
-// values only by their hash.
-func stateKey(s kube.DeployState) string {
-	h := sha256.New()
-	err := json.NewEncoder(h).Encode(struct {
-		Inventory  kube.Inventory
-		Objects    any
-		Namespace  string
-		Owner      kube.Owner
-		SecretName string
-		SecretHash string
-		Copies     []kube.SecretSource
-	}{s.Inventory, s.Objects, s.Namespace, s.Owner, s.SecretName, kube.SecretHash(s.SecretData), s.Copies})
-	if err != nil {
-		return ""
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
