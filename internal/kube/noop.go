@@ -3,12 +3,14 @@ package kube
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/wild-cloud/wild/internal/names"
 )
@@ -74,12 +76,17 @@ func (c *Client) Unchanged(ctx context.Context, s DeployState) (*NoopResult, boo
 			r.ls.inventories[s.Inventory.Name()] = entries
 			return err
 		},
-		func() error {
+		func() error { return r.secret(ctx, c, s.Namespace, s.SecretName) },
+	}
+	// The namespace is usually one of the app's objects: read it once.
+	nsKey := ObjectRef{Version: "v1", Kind: "Namespace", Name: s.Namespace}.Key()
+	nsDesired := slices.ContainsFunc(desired, func(d *unstructured.Unstructured) bool { return RefOf(d).Key() == nsKey })
+	if !nsDesired {
+		reads = append(reads, func() error {
 			ns, err := c.Clientset.CoreV1().Namespaces().Get(ctx, s.Namespace, metav1.GetOptions{})
 			r.ns = ns
 			return err
-		},
-		func() error { return r.secret(ctx, c, s.Namespace, s.SecretName) },
+		})
 	}
 	for _, d := range desired {
 		reads = append(reads, func() error { return r.get(ctx, c, RefOf(d)) })
@@ -102,6 +109,13 @@ func (c *Client) Unchanged(ctx context.Context, s DeployState) (*NoopResult, boo
 	forEach(len(reads), len(reads), func(i int) { errs[i] = reads[i]() })
 	if errors.Join(errs...) != nil {
 		return nil, false
+	}
+	if live := r.ls.objects[nsKey]; nsDesired && live != nil {
+		var ns corev1.Namespace
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(live.Object, &ns) != nil {
+			return nil, false
+		}
+		r.ns = &ns
 	}
 	return r.decide(s, desired)
 }
