@@ -2,8 +2,11 @@ package lifecycle
 
 import (
 	"context"
+	"slices"
 
+	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
+	"github.com/wild-cloud/wild/internal/operation"
 )
 
 // noopCheck is one app's no-op check (kube.Unchanged), running or done.
@@ -36,6 +39,12 @@ type listing struct {
 // (a no-op redeploy of many apps is bound by the API server's requests).
 func (r *deployRun) startListing(ctx context.Context, apps []string) {
 	if r.opts.DryRun || len(apps) < 2 {
+		return
+	}
+	// A first deploy would only pay for the listing: its apps have no
+	// no-op check to answer.
+	ran := operation.RanApps(r.opts.Instance.Path(instance.OperationsDir), "deploy")
+	if n := len(slices.DeleteFunc(slices.Clone(apps), func(a string) bool { return !ran[a] })); n < 2 {
 		return
 	}
 	id, err := r.opts.Instance.ID()

@@ -377,6 +377,24 @@ func Ran(opsDir, action, app, except string) bool {
 	return false
 }
 
+// RanApps lists the apps opsDir holds a record of action for, from the
+// file names alone, with one read of the directory.
+func RanApps(opsDir, action string) map[string]bool {
+	entries, err := os.ReadDir(opsDir)
+	if err != nil {
+		return nil
+	}
+	prefix := "op_" + action + "_app_"
+	out := map[string]bool{}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if i := strings.LastIndex(rest, "_"); ok && i > 0 {
+			out[rest[:i]] = true
+		}
+	}
+	return out
+}
+
 // Get reads one record by id.
 func Get(opsDir, id string) (Record, error) {
 	if strings.ContainsAny(id, "/\\") || strings.Contains(id, "..") || !strings.HasPrefix(id, "op_") {

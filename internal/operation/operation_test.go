@@ -3,6 +3,8 @@ package operation
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/wild-cloud/wild/internal/event"
@@ -65,5 +67,10 @@ func TestRan(t *testing.T) {
 	}
 	if !Ran(dir, "deploy", "ghost", "") {
 		t.Fatal("an earlier deploy was not seen")
+	}
+	os.WriteFile(filepath.Join(dir, "stray.json"), nil, 0o600)
+	got := RanApps(dir, "deploy")
+	if len(got) != 2 || !got["ghost"] || !got["ghost2"] {
+		t.Fatalf("RanApps(deploy) = %v, want ghost and ghost2 (not the dry run's, the add's or a stray file)", got)
 	}
 }
