@@ -103,9 +103,13 @@ func (c *Client) Wait(ctx context.Context, objs []*unstructured.Unstructured, ti
 // Ready reads the objects' statuses once and reports whether all are
 // Current, without Wait's explanation of what is not: for a caller that
 // only warns (a dependency under --no-wait), that explanation costs
-// requests per pod.
+// requests per pod. For the same reason the statuses come from the API
+// server's watch cache (resourceVersion "0"), which may trail by
+// milliseconds but costs the server no etcd read: a no-op deploy, one
+// process per app, paid a quorum read per dependency object for a
+// warning.
 func (c *Client) Ready(ctx context.Context, objs []*unstructured.Unstructured) (bool, error) {
-	statuses, err := c.statuses(ctx, objs)
+	statuses, err := c.statusesAt(ctx, objs, metav1.GetOptions{ResourceVersion: "0"})
 	if err != nil {
 		return false, err
 	}
@@ -135,23 +139,27 @@ func (c *Client) timeoutError(ctx context.Context, objs []*unstructured.Unstruct
 	return &WaitTimeoutError{Timeout: timeout, NotReady: notReady}
 }
 
-// statuses fetches every object and computes its kstatus.
+// statuses fetches every object (a quorum read) and computes its kstatus.
 func (c *Client) statuses(ctx context.Context, objs []*unstructured.Unstructured) ([]ResourceStatus, error) {
+	return c.statusesAt(ctx, objs, metav1.GetOptions{})
+}
+
+func (c *Client) statusesAt(ctx context.Context, objs []*unstructured.Unstructured, opts metav1.GetOptions) ([]ResourceStatus, error) {
 	out := make([]ResourceStatus, len(objs))
 	errs := make([]error, len(objs))
 	forEach(len(objs), 0, func(i int) {
-		out[i], errs[i] = c.statusOf(ctx, RefOf(objs[i]))
+		out[i], errs[i] = c.statusOf(ctx, RefOf(objs[i]), opts)
 	})
 	return out, errors.Join(errs...)
 }
 
-func (c *Client) statusOf(ctx context.Context, ref ObjectRef) (ResourceStatus, error) {
+func (c *Client) statusOf(ctx context.Context, ref ObjectRef, opts metav1.GetOptions) (ResourceStatus, error) {
 	rs := ResourceStatus{Ref: ref}
 	ri, err := c.resource(ref)
 	if err != nil {
 		return rs, err
 	}
-	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+	live, err := ri.Get(ctx, ref.Name, opts)
 	if apierrors.IsNotFound(err) {
 		rs.Status, rs.Message = StatusNotFound, "does not exist"
 		return rs, nil

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/wild-cloud/wild/internal/catalog"
@@ -619,5 +620,39 @@ func TestNoopOfManyAppsReadsOneListing(t *testing.T) {
 	}
 	if got := string(c.secret("gitea", "postgres-secrets").Data["password"]); got != "changed-in-this-run" {
 		t.Errorf("gitea's copy of postgres-secrets holds %q, not the new password", got)
+	}
+}
+
+// TestNoWaitWarnsOfAnUnreadyDependency: under --no-wait a dependency that
+// is deployed but not ready is a warning, not a failure, read again at
+// each deploy (from the watch cache, Client.Ready), including a no-op.
+func TestNoWaitWarnsOfAnUnreadyDependency(t *testing.T) {
+	c := newClusterEnv(t)
+	c.addAndDeploy("postgres")
+	c.add("gitea")
+	noWait := func(d *Deploy) { d.NoWait = true }
+	warned := func(res *DeployResult) bool {
+		for _, w := range res.Warnings {
+			if strings.Contains(w, "dependency postgres is deployed but not ready yet") {
+				return true
+			}
+		}
+		return false
+	}
+	if res := c.mustDeploy("gitea", noWait); warned(res) {
+		t.Fatalf("a ready dependency was reported not ready: %v", res.Warnings)
+	}
+	// A pod that can never be scheduled keeps postgres's rollout from
+	// finishing: the Deployment is no longer Current.
+	patch := []byte(`{"spec":{"template":{"spec":{"nodeSelector":{"wild-test/nowhere":"true"}}}}}`)
+	if _, err := c.kc.AppsV1().Deployments(c.ns("postgres")).Patch(context.Background(), "postgres", types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := c.mustDeploy("gitea", noWait)
+	if !warned(res) {
+		t.Fatalf("no warning for a dependency whose rollout cannot finish: %v", res.Warnings)
+	}
+	if !res.Unchanged() {
+		t.Fatalf("the warning changed the deploy: %+v", res.Changes)
 	}
 }
