@@ -15,7 +15,6 @@ import (
 
 	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/fsutil"
-	"golang.org/x/sync/errgroup"
 )
 
 // Tx stages changes to several instance paths and applies them with a
@@ -189,22 +188,10 @@ func (tx *Tx) journal() string { return tx.inst.Path(txDir, tx.id+".journal") }
 
 // writeJournal is the commit point (round 2 above).
 func (tx *Tx) writeJournal(b []byte) error {
-	f, err := os.OpenFile(tx.journal(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := writeNew(tx.journal(), b, 0o600); err != nil {
 		return err
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	var g errgroup.Group
-	g.Go(f.Sync)
-	g.Go(func() error { return fsutil.SyncDir(tx.inst.Path(txDir)) })
-	err = g.Wait()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return fsutil.SyncPaths(tx.journal(), tx.inst.Path(txDir))
 }
 
 // journalFile is the journal on disk. Sum is the SHA-256 of Ops exactly

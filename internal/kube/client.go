@@ -82,6 +82,7 @@ func NewClient(kubeconfigPath string) (*Client, error) {
 		return nil, err
 	}
 	c.useDiskDiscovery()
+	c.Warm()
 	return c, nil
 }
 

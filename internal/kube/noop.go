@@ -62,11 +62,8 @@ type NoopResult struct {
 // listed) answers false, and the caller runs the full deploy, which
 // repairs it. Any read error also answers false.
 func (c *Client) Unchanged(ctx context.Context, s DeployState) (*NoopResult, bool) {
-	if names.IsReservedNamespace(s.Namespace) {
-		return nil, false
-	}
-	desired, err := prepare(s.Objects, s.Inventory)
-	if err != nil {
+	desired, ok := s.desired()
+	if !ok {
 		return nil, false
 	}
 	r := &noopReads{ls: newLiveState(s.Inventory.InstanceID), sources: make([]*corev1.Secret, len(s.Copies))}
@@ -128,11 +125,8 @@ func (c *Client) Unchanged(ctx context.Context, s DeployState) (*NoopResult, boo
 // as of the listing: the caller must not use it after writing anything
 // this app's state depends on.
 func (c *Client) UnchangedIn(ctx context.Context, s DeployState, ls *LiveState) (*NoopResult, bool) {
-	if names.IsReservedNamespace(s.Namespace) {
-		return nil, false
-	}
-	desired, err := prepare(s.Objects, s.Inventory)
-	if err != nil {
+	desired, ok := s.desired()
+	if !ok {
 		return nil, false
 	}
 	r := &noopReads{ls: ls, ns: ls.nsObjects[s.Namespace], sources: make([]*corev1.Secret, len(s.Copies))}
@@ -167,6 +161,16 @@ func (ls *LiveState) source(ctx context.Context, c *Client, src SecretSource) (*
 	}
 	ls.fetched[key] = sec
 	return sec, nil
+}
+
+// desired is the objects as Apply would send them; false when no check
+// can vouch for them (a reserved namespace, objects Apply would refuse).
+func (s DeployState) desired() ([]*unstructured.Unstructured, bool) {
+	if names.IsReservedNamespace(s.Namespace) {
+		return nil, false
+	}
+	desired, err := prepare(s.Objects, s.Inventory)
+	return desired, err == nil
 }
 
 // decide applies Apply's rule to what was read.

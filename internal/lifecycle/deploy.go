@@ -64,7 +64,8 @@ type deployOne struct {
 	buildDir string
 	// current holds the objects' statuses when the no-op check read them.
 	current []kube.ResourceStatus
-	copies  *[]secretCopy // plannedCopies, once per deploy
+	copies  *[]secretCopy     // plannedCopies, once per deploy
+	secret  map[string][]byte // secretData, once per deploy
 }
 
 // DeployResult reports what a deploy did; it never holds secret values.
@@ -206,9 +207,10 @@ func (r *deployRun) deploy(ctx context.Context, app string, locked bool) (*Deplo
 		}
 	}
 	r.deployed[app] = err == nil
-	r.changed = r.changed || err != nil || !one.res.Unchanged()
 	if err == nil && one.res.Unchanged() {
 		op.ChangedNothing()
+	} else {
+		r.changed = true
 	}
 	return one.res, op.FinishCtx(ctx, err)
 }
@@ -218,11 +220,7 @@ func clientFor(inst *instance.Instance) (*kube.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := kube.NewClient(kc)
-	if err == nil {
-		c.Warm()
-	}
-	return c, err
+	return kube.NewClient(kc)
 }
 
 // deployDeps deploys every dependency (recursively, each once) before the
@@ -342,7 +340,7 @@ func (o *deployOne) startUnchanged(ctx context.Context, t *target) func() bool {
 // objects as Apply would send them, and the namespace, Secret and copies
 // the namespace and secrets steps would write.
 func (o *deployOne) noopState(t *target) (kube.DeployState, error) {
-	data, err := t.secretData(o.inst())
+	data, err := o.secretData(t)
 	if err != nil {
 		return kube.DeployState{}, err
 	}
@@ -591,7 +589,7 @@ func (o *deployOne) prepareNamespace(ctx context.Context, t *target) error {
 // edge case 4), stamps its hash on the workloads that use it so a change
 // rolls them, and copies dependency and wildcard TLS secrets the app uses.
 func (o *deployOne) secrets(ctx context.Context, t *target) error {
-	data, err := t.secretData(o.inst())
+	data, err := o.secretData(t)
 	if err != nil {
 		return err
 	}
@@ -625,6 +623,19 @@ type secretCopy struct {
 
 func (o *deployOne) warnNoTLS(ns, name string) {
 	o.op.Warn("TLS secret %s/%s does not exist, so %s's Ingress has no certificate yet; create it (cert-manager) and redeploy", ns, name, o.app)
+}
+
+// secretData is the app Secret's data from secrets.yaml, read once per
+// deploy: the no-op check and the secrets step compare and write the same.
+func (o *deployOne) secretData(t *target) (map[string][]byte, error) {
+	if o.secret != nil {
+		return o.secret, nil
+	}
+	data, err := t.secretData(o.inst())
+	if err == nil {
+		o.secret = data
+	}
+	return data, err
 }
 
 // plannedCopies lists the dependency and wildcard TLS secrets the app's

@@ -132,9 +132,13 @@ func StartWith(opsDir, instance, action, app string, opts Options) (*Op, error) 
 
 // NewID returns the id Start gives an operation begun at t.
 func NewID(action, app string, t time.Time) string {
-	id := fmt.Sprintf("op_%s_app_%s_%s", action, app, t.UTC().Format("20060102T150405.000000000Z"))
+	id := idPrefix(action) + app + "_" + t.UTC().Format("20060102T150405.000000000Z")
 	return strings.ReplaceAll(id, ".", "")
 }
+
+// idPrefix starts the id of every record of action: the app's name and
+// the time follow, "_"-separated (an app name never holds "_").
+func idPrefix(action string) string { return "op_" + action + "_app_" }
 
 func validID(id string) error {
 	if !strings.HasPrefix(id, "op_") || strings.ContainsAny(id, "/\\") || strings.Contains(id, "..") || len(id) > 200 {
@@ -366,8 +370,7 @@ func Ran(opsDir, action, app, except string) bool {
 	if err != nil {
 		return false
 	}
-	prefix := NewID(action, app, time.Time{})
-	prefix = prefix[:strings.LastIndex(prefix, "_")+1]
+	prefix := idPrefix(action) + app + "_"
 	for _, e := range entries {
 		name := strings.TrimSuffix(e.Name(), ".json")
 		if strings.HasPrefix(name, prefix) && name != except && name != e.Name() {
@@ -384,7 +387,7 @@ func RanApps(opsDir, action string) map[string]bool {
 	if err != nil {
 		return nil
 	}
-	prefix := "op_" + action + "_app_"
+	prefix := idPrefix(action)
 	out := map[string]bool{}
 	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Name(), prefix)
