@@ -76,21 +76,73 @@ func (g *Globals) appAdd(ctx context.Context, op *lifecycle.Add) (*lifecycle.Add
 	return op.Run(ctx)
 }
 
+// appAddMany adds several apps: here in one transaction (lifecycle.AddMany),
+// through a Wild Central one at a time in the order given.
+func (g *Globals) appAddMany(ctx context.Context, apps []string) ([]*lifecycle.AddResult, error) {
+	if r, err := g.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		var out []*lifecycle.AddResult
+		for _, app := range apps {
+			res, err := r.addApp(ctx, g, &lifecycle.Add{App: app})
+			if err != nil {
+				return out, err
+			}
+			out = append(out, res)
+		}
+		return out, nil
+	}
+	env, err := g.env()
+	if err != nil {
+		return nil, err
+	}
+	res, err := (&lifecycle.AddMany{Env: env, Apps: apps}).Run(ctx)
+	if err != nil {
+		return nil, err // all or none: nothing was added
+	}
+	return res, nil
+}
+
 func appAddCmd(g *Globals) *cobra.Command {
 	var deps, sets []string
 	cmd := &cobra.Command{
-		Use:   "add NAME",
-		Short: "Add an app from the catalog to the instance",
+		Use:   "add NAME...",
+		Short: "Add apps from the catalog to the instance",
 		Long: `Add an app: map its dependencies to apps already added, merge its default
 config into config.yaml (existing values are never overwritten), generate its
 secrets (never regenerated), and compile its manifests into apps/NAME/.
-Running it again recompiles and keeps every value.`,
+Running it again recompiles and keeps every value.
+
+Several apps are added in one transaction, all or none, in dependency order:
+an app may depend on one named with it. --dep and --set apply to one app, so
+they take a single NAME. Through --server the apps are added one at a time,
+in the order given.`,
 		Example: `  wild app add postgres
   wild app add gitea                       # maps its postgres automatically
+  wild app add gitea postgres redis        # all three at once, postgres and redis first
   wild app add ghost --dep mysql=mysql-2   # choose among several
   wild app add ghost --set domain=blog.example.com`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				if len(deps)+len(sets) > 0 {
+					return fmt.Errorf("--dep and --set apply to one app; add %s one at a time to use them", strings.Join(args, ", "))
+				}
+				res, err := g.appAddMany(cmd.Context(), args)
+				if err != nil && len(res) == 0 {
+					return err
+				}
+				perr := g.Printer().Print(res, func(t *Table) {
+					for _, r := range res {
+						printAdd(t, r, false)
+					}
+					if err == nil {
+						t.Line("next: wild app deploy %s", strings.Join(appNames(res), " "))
+					}
+				})
+				return errors.Join(err, perr)
+			}
 			op := &lifecycle.Add{App: args[0]}
 			var err error
 			if op.Deps, err = keyValues("--dep", deps); err != nil {
@@ -103,7 +155,7 @@ Running it again recompiles and keeps every value.`,
 			if err != nil {
 				return err
 			}
-			return g.Printer().Print(res, func(t *Table) { printAdd(t, res) })
+			return g.Printer().Print(res, func(t *Table) { printAdd(t, res, true) })
 		},
 	}
 	remoteCapable(cmd)
@@ -112,7 +164,15 @@ Running it again recompiles and keeps every value.`,
 	return cmd
 }
 
-func printAdd(t *Table, r *lifecycle.AddResult) {
+func appNames(res []*lifecycle.AddResult) []string {
+	out := make([]string, len(res))
+	for i, r := range res {
+		out[i] = r.App
+	}
+	return out
+}
+
+func printAdd(t *Table, r *lifecycle.AddResult, next bool) {
 	verb := "added"
 	if !r.Changed() {
 		verb = "unchanged:"
@@ -141,7 +201,9 @@ func printAdd(t *Table, r *lifecycle.AddResult) {
 	for _, w := range r.Warnings {
 		t.Line("  warning: %s", w)
 	}
-	t.Line("next: wild app deploy %s", r.App)
+	if next {
+		t.Line("next: wild app deploy %s", r.App)
+	}
 }
 
 // appList is the catalog with each app's state, here or on the server.

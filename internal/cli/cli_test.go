@@ -151,3 +151,30 @@ func TestConcurrentConfigSetLosesNothing(t *testing.T) {
 		t.Error("concurrent writes damaged other keys")
 	}
 }
+
+// TestAddSeveralApps adds an app and its dependency in one command, named
+// in the wrong order; bad input to a several-app add changes nothing.
+func TestAddSeveralApps(t *testing.T) {
+	e := newEnv(t)
+	e.ok("instance", "create", "home", "--domain", "cloud.example.com")
+	before := e.snapshot()
+	e.fails("app", "add", "ghost", "../x")
+	e.fails("app", "add", "ghost", "nothere")
+	e.fails("app", "add", "ghost", "mysql", "--set", "domain=a.example.com")
+	if msg := e.fails("app", "add", "ghost", "gitea"); !strings.Contains(msg, "requires an app of type") {
+		t.Errorf("a missing dependency: %s", msg)
+	}
+	for p, c := range e.snapshot() {
+		if !strings.Contains(p, "/operations/") && before[p] != c {
+			t.Errorf("a failed add changed %s", p)
+		}
+	}
+	out := e.ok("app", "add", "ghost", "mysql")
+	if strings.Index(out, "added mysql") > strings.Index(out, "added ghost") || !strings.Contains(out, "dependency db -> mysql") ||
+		!strings.Contains(out, "next: wild app deploy mysql ghost") {
+		t.Fatalf("output:\n%s", out)
+	}
+	if got := strings.TrimSpace(e.ok("config", "get", "apps.ghost.dbHost")); !strings.Contains(got, "mysql") {
+		t.Fatalf("ghost's dbHost = %q, want its mysql's host", got)
+	}
+}

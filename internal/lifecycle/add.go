@@ -38,6 +38,9 @@ type addOptions struct {
 	App  string
 	Deps map[string]string
 	Set  map[string]string
+	// added, when not nil, is the instance's added apps including those an
+	// AddMany staged before this one; nil reads them from apps/.
+	added []AddedApp
 }
 
 func (a *Add) options() addOptions { return addOptions{App: a.App, Deps: a.Deps, Set: a.Set} }
@@ -180,7 +183,14 @@ func (o addOptions) validate(cat *catalog.Catalog) (*catalog.Package, error) {
 // recompile and update --fresh all go through it.
 func stageAdd(env *Env, e *instance.Edit, o addOptions, pkg *catalog.Package, op *operation.Op, res *AddResult) error {
 	op.Step("resolve dependencies")
-	installedAs, err := resolveDeps(env.Instance, o.App, pkg.Manifest, o.Deps)
+	apps := o.added
+	if apps == nil {
+		var err error
+		if apps, err = AddedApps(env.Instance); err != nil {
+			return err
+		}
+	}
+	installedAs, err := resolveDepsAmong(apps, o.App, pkg.Manifest, o.Deps)
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,12 @@ func resolveDeps(inst *instance.Instance, app string, m *catalog.Manifest, expli
 	if err != nil {
 		return nil, err
 	}
+	return resolveDepsAmong(added, app, m, explicit)
+}
+
+// resolveDepsAmong is resolveDeps against a given list of added apps: an
+// add of several apps counts the ones it staged before this one.
+func resolveDepsAmong(added []AddedApp, app string, m *catalog.Manifest, explicit map[string]string) (map[string]string, error) {
 	byName := map[string]*catalog.Manifest{}
 	for _, a := range added {
 		byName[a.Name] = a.Manifest

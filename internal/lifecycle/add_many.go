@@ -1,0 +1,157 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/operation"
+	"github.com/wild-cloud/wild/internal/problem"
+)
+
+// AddMany adds several apps in one instance transaction: all of them or
+// none. They are staged in dependency order, so an app may depend on one
+// added with it (wild app add postgres gitea), and the instance's files
+// are written and synced once for all instead of once per app. Each app
+// still gets its own operation record, as from Add.
+type AddMany struct {
+	Env
+	Apps []string
+}
+
+// Run takes every app's lock (in name order, so two AddMany never wait
+// on each other) and adds them. The results follow the order the apps
+// were added in.
+func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
+	pkgs, err := a.packages()
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := a.lockAll(pkgs)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := cancelled(ctx); err != nil {
+		return nil, err
+	}
+	ops := make([]*operation.Op, len(pkgs))
+	res := make([]*AddResult, len(pkgs))
+	for i, pkg := range pkgs {
+		if ops[i], err = a.startOp("add", pkg.Name); err != nil {
+			finishAll(ops[:i], err)
+			return nil, err
+		}
+		res[i] = &AddResult{App: pkg.Name, Version: pkg.Manifest.Version, Operation: ops[i].ID()}
+	}
+	failed := -1
+	err = a.Instance.Update(func(e *instance.Edit) error {
+		e.Message = fmt.Sprintf("feat(%s): add apps", strings.Join(packageNames(pkgs), ", "))
+		added, err := AddedApps(a.Instance)
+		if err != nil {
+			return err
+		}
+		for i, pkg := range pkgs {
+			if err := stageAdd(&a.Env, e, addOptions{App: pkg.Name, added: added}, pkg, ops[i], res[i]); err != nil {
+				failed = i
+				return err
+			}
+			added = withAdded(added, pkg, res[i].InstalledAs)
+		}
+		return nil
+	})
+	return res, a.finish(ops, res, failed, err)
+}
+
+// finish closes every record: the app that failed with its error, the
+// others with why nothing of theirs was written either.
+func (a *AddMany) finish(ops []*operation.Op, res []*AddResult, failed int, err error) error {
+	for i, op := range ops {
+		opErr := err
+		if err != nil && failed >= 0 && i != failed {
+			opErr = fmt.Errorf("not added: the add of %s failed, and apps added together are added all or none: %w", res[failed].App, err)
+		}
+		if opErr == nil && !res[i].Changed() {
+			op.Note("no changes")
+		}
+		res[i].Warnings = op.Warnings()
+		if ferr := op.Finish(opErr); ferr != nil && err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+func finishAll(ops []*operation.Op, err error) {
+	for _, op := range ops {
+		op.Finish(err)
+	}
+}
+
+// packages validates the names and orders the packages: duplicates are
+// dropped, and each app comes after the apps of the types it requires.
+func (a *AddMany) packages() ([]*catalog.Package, error) {
+	if len(a.Apps) == 0 {
+		return nil, problem.New(problem.Invalid, "no app to add; name one or more: wild app add NAME...")
+	}
+	var pkgs []*catalog.Package
+	seen := map[string]bool{}
+	for _, app := range a.Apps {
+		if seen[app] {
+			continue
+		}
+		seen[app] = true
+		pkg, err := addOptions{App: app}.validate(a.Catalog)
+		if err != nil {
+			return nil, err
+		}
+		pkgs = append(pkgs, pkg)
+	}
+	ordered, err := catalog.DependencyOrder(pkgs)
+	if err != nil {
+		return nil, problem.Wrap(problem.Invalid, err, "add")
+	}
+	return ordered, nil
+}
+
+func (a *AddMany) lockAll(pkgs []*catalog.Package) (func(), error) {
+	apps := packageNames(pkgs)
+	slices.Sort(apps)
+	var unlocks []func()
+	unlock := func() {
+		for _, u := range slices.Backward(unlocks) {
+			u()
+		}
+	}
+	for _, app := range apps {
+		u, err := a.Instance.LockApp(app)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		unlocks = append(unlocks, u)
+	}
+	return unlock, nil
+}
+
+// withAdded is added with pkg as the instance copy of its manifest will
+// read once committed (carrying its dependency mapping).
+func withAdded(added []AddedApp, pkg *catalog.Package, installedAs map[string]string) []AddedApp {
+	m := *pkg.Manifest
+	m.InstalledAs = installedAs
+	out := slices.DeleteFunc(slices.Clone(added), func(a AddedApp) bool { return a.Name == pkg.Name })
+	out = append(out, AddedApp{Name: pkg.Name, Manifest: &m})
+	slices.SortFunc(out, func(a, b AddedApp) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func packageNames(pkgs []*catalog.Package) []string {
+	out := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		out[i] = p.Name
+	}
+	return out
+}
