@@ -82,4 +82,3 @@ func checkCompiled(t *testing.T, dir string) {
 		}
 	}
 }
-
