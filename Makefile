@@ -43,8 +43,13 @@ build:
 
 bench: bench-add bench-perf bench-api bench-backup
 
-bench-add: cluster-binaries
-	$(GO) test -run '^$$' -bench 'BenchmarkAdd|BenchmarkWriteCatalogFloor|BenchmarkCompile|BenchmarkRender|BenchmarkProcessSpawn' -benchtime 20x -count 5 -cpu 1 ./internal/lifecycle/
+# Adding the whole catalog (one by one, at once, and the plain-write floor,
+# side by side) and the compile, min/median/max over 5 runs, on one core.
+# No cluster: internal/lifecycle/addbench starts none.
+bench-add:
+	@mkdir -p .build
+	$(GO) test -run '^$$' -bench . -benchtime 20x -count 5 -cpu 1 ./internal/lifecycle/addbench/ > .build/bench-add.txt; \
+		status=$$?; awk -f bench/benchsum.awk .build/bench-add.txt; exit $$status
 
 # Issue 16's ratios, min/median/max over 5 rounds: no-op redeploy (one
 # process, one process per app), app list at 11 and 100 apps, first deploy

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -31,37 +33,83 @@ func ReplaceFile(path string, data []byte, perm os.FileMode) error {
 }
 
 func writeAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := writeTemp(path, data, perm)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return err
 	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // no-op after a successful rename
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
+	defer os.Remove(tmp) // no-op after a successful rename
 	if durable {
-		if err := tmp.Sync(); err != nil {
-			tmp.Close()
+		if err := SyncDir(tmp); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if !durable {
 		return nil
 	}
-	return SyncDir(dir)
+	return SyncDir(filepath.Dir(path))
+}
+
+// File is one file for WriteFilesAtomic.
+type File struct {
+	Path string
+	Data []byte
+	Perm os.FileMode
+}
+
+// WriteFilesAtomic is WriteFileAtomic for several files at once: each is
+// written to a temporary file, all are synced in one concurrent round,
+// renamed, and their directories synced in a second round. Two rounds of
+// fsyncs instead of two per file; each file is still replaced whole or
+// not at all, though a crash may replace some and not others.
+func WriteFilesAtomic(files []File) error {
+	tmps := make([]string, 0, len(files))
+	defer func() {
+		for _, t := range tmps {
+			os.Remove(t) // no-op after a successful rename
+		}
+	}()
+	for _, f := range files {
+		tmp, err := writeTemp(f.Path, f.Data, f.Perm)
+		if err != nil {
+			return err
+		}
+		tmps = append(tmps, tmp)
+	}
+	if err := SyncPaths(tmps...); err != nil {
+		return err
+	}
+	dirs := map[string]bool{}
+	for i, f := range files {
+		if err := os.Rename(tmps[i], f.Path); err != nil {
+			return fmt.Errorf("write %s: %w", f.Path, err)
+		}
+		dirs[filepath.Dir(f.Path)] = true
+	}
+	return SyncPaths(slices.Collect(maps.Keys(dirs))...)
+}
+
+// writeTemp writes data to a new temporary file beside path, closed and
+// not synced, and returns its name.
+func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	err = tmp.Chmod(perm)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return tmp.Name(), nil
 }
 
 // SyncTree fsyncs every file and directory below dir, so a staged

@@ -42,7 +42,7 @@ func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
 	res := make([]*AddResult, len(pkgs))
 	for i, pkg := range pkgs {
 		if ops[i], err = a.startOp("add", pkg.Name); err != nil {
-			finishAll(ops[:i], err)
+			operation.FinishAll(ops[:i], slices.Repeat([]error{err}, i))
 			return nil, err
 		}
 		res[i] = &AddResult{App: pkg.Name, Version: pkg.Manifest.Version, Operation: ops[i].ID()}
@@ -66,29 +66,32 @@ func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
 	return res, a.finish(ops, res, failed, err)
 }
 
-// finish closes every record: the app that failed with its error, the
-// others with why nothing of theirs was written either.
+// finish closes every record together (operation.FinishAll): the app
+// that failed with its error, the others with why nothing of theirs was
+// written either. It returns the error as the records hold it, without
+// secret values.
 func (a *AddMany) finish(ops []*operation.Op, res []*AddResult, failed int, err error) error {
+	errs := make([]error, len(ops))
 	for i, op := range ops {
-		opErr := err
+		errs[i] = err
 		if err != nil && failed >= 0 && i != failed {
-			opErr = fmt.Errorf("not added: the add of %s failed, and apps added together are added all or none: %w", res[failed].App, err)
+			errs[i] = fmt.Errorf("not added: the add of %s failed, and apps added together are added all or none: %w", res[failed].App, err)
 		}
-		if opErr == nil && !res[i].Changed() {
+		if err == nil && !res[i].Changed() {
 			op.Note("no changes")
 		}
 		res[i].Warnings = op.Warnings()
-		if ferr := op.Finish(opErr); ferr != nil && err == nil {
-			err = ferr
+	}
+	out := operation.FinishAll(ops, errs)
+	if failed >= 0 {
+		return out[failed]
+	}
+	for _, e := range out {
+		if e != nil {
+			return e // the same for every record: the commit's, or writing them
 		}
 	}
-	return err
-}
-
-func finishAll(ops []*operation.Op, err error) {
-	for _, op := range ops {
-		op.Finish(err)
-	}
+	return nil
 }
 
 // packages validates the names and orders the packages: duplicates are

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wild-cloud/wild/internal/event"
@@ -72,5 +73,45 @@ func TestRan(t *testing.T) {
 	got := RanApps(dir, "deploy")
 	if len(got) != 2 || !got["ghost"] || !got["ghost2"] {
 		t.Fatalf("RanApps(deploy) = %v, want ghost and ghost2 (not the dry run's, the add's or a stray file)", got)
+	}
+}
+
+// FinishAll writes every record, durable and scrubbed, and answers each
+// operation's own error.
+func TestFinishAll(t *testing.T) {
+	inst := t.TempDir()
+	dir := filepath.Join(inst, "operations")
+	if err := os.WriteFile(filepath.Join(inst, "secrets.yaml"), []byte("apps:\n  a:\n    password: hunter2-very-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ops []*Op
+	for _, app := range []string{"a", "b", "c"} {
+		op, err := Start(dir, "test", "add", app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op.Step("compile")
+		ops = append(ops, op)
+	}
+	boom := errors.New("template failed near hunter2-very-secret")
+	out := FinishAll(ops, []error{nil, boom, nil})
+	if out[0] != nil || out[2] != nil || out[1] == nil || strings.Contains(out[1].Error(), "hunter2") {
+		t.Fatalf("errors = %v", out)
+	}
+	for i, want := range []string{Succeeded, Failed, Succeeded} {
+		r, err := Get(dir, ops[i].ID())
+		if err != nil || r.Status != want || r.FinishedAt.IsZero() {
+			t.Fatalf("record %d: %+v %v, want %s", i, r, err, want)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, ops[1].ID()+".json"))
+	if strings.Contains(string(b), "hunter2") || !strings.Contains(string(b), "template failed") {
+		t.Fatalf("record of the failed op:\n%s", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
 	}
 }
