@@ -11,7 +11,9 @@
 #   status  one `wild app status ghost`
 #   list100 `wild app list` with 100 small synthetic apps deployed
 #           (bench/gencatalog.sh), on a cluster set up once
-# and prints min/median/max over ROUNDS of each ratio, in wall time and in
+# The first deploy's cluster and the floor's swap order every round, and
+# every fresh cluster gets SETTLE seconds (3) before anything is timed.
+# It prints min/median/max over ROUNDS of each ratio, in wall time and in
 # CPU time (user+sys of the measured processes, which the machine's load
 # disturbs far less). Load is printed too: wall numbers only mean
 # something next to it.
@@ -44,6 +46,7 @@ add2() { echo "$1 $2" | awk '{print $1+$3, $2+$4}'; } # "w c" + "w c"
 fresh() { # $1 = name: a fresh cluster, instance and cache, made current
   export WILD_CENTRAL_DATA=$TMP/data-$1 WILD_CACHE_DIR=$TMP/data-$1/cache
   "$W" up --nodes 1 --real-node off >/dev/null 2>&1
+  sleep "${SETTLE:-3}" # controllers finish starting, for every cluster alike
 }
 addall() { for a in "$@"; do "$W" app add "$a" >/dev/null; done; }
 down() { "$W" down >/dev/null 2>&1; }
@@ -57,14 +60,15 @@ WILD_DIRECTORY=$TMP/syn addall $SYN
 WILD_DIRECTORY=$TMP/syn "$W" app deploy $SYN --no-wait >/dev/null 2>&1
 BIG=$WILD_CENTRAL_DATA
 
-for r in $(seq 1 "$ROUNDS"); do
+one_process() { # first deploy, no-op, list and status, in one process each
   fresh a$r; addall $APPS
   first=$(timed "$W" app deploy $APPS --no-wait)
   noop=$(timed "$W" app deploy $APPS --no-wait)
   list11=$(med3 "$W" app list)
   status=$(med3 "$W" app status ghost)
   down
-
+}
+per_process() { # one wild process per app: first, then no-op
   fresh b$r; addall $APPS
   pf="0 0"; pn="0 0"; worst=0
   declare -A pfirst=()
@@ -74,10 +78,17 @@ for r in $(seq 1 "$ROUNDS"); do
     worst=$(awk -v w="$worst" -v n="${t%% *}" -v f="${pfirst[$a]%% *}" 'BEGIN {r=n/f; print (r>w)?r:w}')
   done
   down
-
+}
+floor_run() {
   fresh c$r; addall $APPS
   floor=$(timed "$TMP/floor" -instance "$WILD_CENTRAL_DATA/instances/dev" $APPS)
   down
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+  # The first deploy and its floor swap places every round, so neither
+  # always meets the machine in the same state.
+  if (( r % 2 )); then one_process; per_process; floor_run; else floor_run; one_process; per_process; fi
 
   export WILD_CENTRAL_DATA=$BIG WILD_CACHE_DIR=$BIG/cache
   list100=$(WILD_DIRECTORY=$TMP/syn med3 "$W" app list)

@@ -235,13 +235,17 @@ func (o *Op) FinishCtx(ctx context.Context, err error) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.end(ctx, err)
-	save := o.saveDurable
 	if o.nothing && err == nil {
-		save = o.save
+		// A no-op's record is not worth a wait for the disk, nor a prune.
+		if serr := o.save(); serr != nil {
+			return serr
+		}
+		return nil
 	}
-	if serr := save(); serr != nil && err == nil {
+	if serr := o.saveDurable(); serr != nil && err == nil {
 		return serr
 	}
+	prune(o.dir, o.rec.App)
 	return redact.Error(err, o.secretValues())
 }
 
@@ -291,6 +295,9 @@ func FinishAll(ops []*Op, errs []error) []error {
 				out[i] = werr
 			}
 		}
+	}
+	for _, o := range ops {
+		prune(o.dir, o.rec.App)
 	}
 	return out
 }
@@ -388,6 +395,11 @@ func List(opsDir, app string) ([]Record, error) {
 		if !strings.HasPrefix(e.Name(), "op_") || !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
+		// Another app's record is told by its name, unread: status reads
+		// one app's records, and the directory holds every app's.
+		if named, _, ok := parseName(e.Name()); ok && app != "" && named != app {
+			continue
+		}
 		r, err := read(filepath.Join(opsDir, e.Name()))
 		if err != nil || (app != "" && r.App != app) {
 			continue
@@ -396,6 +408,50 @@ func List(opsDir, app string) ([]Record, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
 	return out, nil
+}
+
+// parseName reads the app and start time from a record's file name, as
+// NewID makes it (op_<action>_app_<app>_<time>.json); ok is false for a
+// name of another form, whose record must be read to know.
+func parseName(name string) (app, at string, ok bool) {
+	base, ok := strings.CutSuffix(name, ".json")
+	i := strings.LastIndex(base, "_app_")
+	if !ok || i < 0 {
+		return "", "", false
+	}
+	app, at, ok = strings.Cut(base[i+len("_app_"):], "_")
+	if !ok || strings.Contains(at, "_") || len(at) != len("20060102T150405000000000Z") || names.Validate("app", app) != nil {
+		return "", "", false
+	}
+	return app, at, true
+}
+
+// Keep is how many records of each app the operations directory keeps:
+// the newest, whatever their action. Without a bound every deploy and
+// status would read a directory that only grows.
+const Keep = 200
+
+// prune removes the app's records beyond the newest Keep. It reads only
+// names; a record of another form is never removed.
+func prune(opsDir, app string) {
+	entries, err := os.ReadDir(opsDir)
+	if err != nil {
+		return
+	}
+	type rec struct{ name, at string }
+	var mine []rec
+	for _, e := range entries {
+		if named, at, ok := parseName(e.Name()); ok && named == app {
+			mine = append(mine, rec{e.Name(), at})
+		}
+	}
+	if len(mine) <= Keep {
+		return
+	}
+	sort.Slice(mine, func(i, j int) bool { return mine[i].at > mine[j].at })
+	for _, r := range mine[Keep:] {
+		os.Remove(filepath.Join(opsDir, r.name))
+	}
 }
 
 // Ran reports whether opsDir holds a record of action on app other than

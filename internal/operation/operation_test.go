@@ -2,11 +2,13 @@ package operation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wild-cloud/wild/internal/event"
 )
@@ -112,6 +114,61 @@ func TestFinishAll(t *testing.T) {
 	for _, e := range entries {
 		if strings.Contains(e.Name(), ".tmp-") {
 			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+}
+
+// Each app keeps its newest Keep records; other apps' records, and records
+// named otherwise, are left alone.
+func TestFinishPrunesAnAppsOldestRecords(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := func(id, app string) {
+		b, _ := json.Marshal(Record{ID: id, Action: "deploy", App: app, Status: Succeeded, StartedAt: base})
+		if err := os.WriteFile(filepath.Join(dir, id+".json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range Keep + 5 {
+		write(NewID("deploy", "ghost", base.Add(time.Duration(i)*time.Minute)), "ghost")
+	}
+	write(NewID("deploy", "gitea", base), "gitea")
+	write("op_given_42", "ghost")
+	oldest := NewID("deploy", "ghost", base)
+
+	op, err := Start(dir, "test", "update", "ghost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := List(dir, "ghost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != Keep+1 { // Keep named records, and op_given_42
+		t.Fatalf("ghost has %d records, want %d", len(recs), Keep+1)
+	}
+	if _, err := Get(dir, op.ID()); err != nil {
+		t.Fatalf("the newest record was pruned: %v", err)
+	}
+	if _, err := Get(dir, oldest); err == nil {
+		t.Fatal("the oldest record was kept")
+	}
+	if r, err := List(dir, "gitea"); err != nil || len(r) != 1 {
+		t.Fatalf("gitea's records: %v %v", r, err)
+	}
+}
+
+func TestParseName(t *testing.T) {
+	id := NewID("backup", "my-app", time.Now())
+	if app, _, ok := parseName(id + ".json"); !ok || app != "my-app" {
+		t.Fatalf("parseName(%s) = %q %v", id, app, ok)
+	}
+	for _, n := range []string{"op_given_42.json", "op_deploy_instance_20260101T000000000000000Z.json", id, "op_x_app_Bad_20260101T000000000000000Z.json"} {
+		if _, _, ok := parseName(n); ok {
+			t.Errorf("parseName(%s) ok", n)
 		}
 	}
 }
