@@ -27,7 +27,7 @@ func DependencyOrder(pkgs []*Package) ([]*Package, error) {
 			next = append(next, p)
 		}
 		if len(next) == len(left) {
-			return nil, fmt.Errorf("apps %s require each other's types in a cycle; add them one at a time", packageNames(next))
+			return nil, fmt.Errorf("apps %s require each other's types in a cycle; add them one at a time", strings.Join(Names(next), ", "))
 		}
 		for is := range provided {
 			placed[is] = !pending(is, next)
@@ -56,10 +56,11 @@ func pending(is string, left []*Package) bool {
 	return false
 }
 
-func packageNames(pkgs []*Package) string {
+// Names are the packages' names, in their order.
+func Names(pkgs []*Package) []string {
 	n := make([]string, len(pkgs))
 	for i, p := range pkgs {
 		n[i] = p.Name
 	}
-	return strings.Join(n, ", ")
+	return n
 }

@@ -49,7 +49,7 @@ func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
 	}
 	failed := -1
 	err = a.Instance.Update(func(e *instance.Edit) error {
-		e.Message = fmt.Sprintf("feat(%s): add apps", strings.Join(packageNames(pkgs), ", "))
+		e.Message = fmt.Sprintf("feat(%s): add apps", strings.Join(catalog.Names(pkgs), ", "))
 		added, err := AddedApps(a.Instance)
 		if err != nil {
 			return err
@@ -121,7 +121,7 @@ func (a *AddMany) packages() ([]*catalog.Package, error) {
 }
 
 func (a *AddMany) lockAll(pkgs []*catalog.Package) (func(), error) {
-	apps := packageNames(pkgs)
+	apps := catalog.Names(pkgs)
 	slices.Sort(apps)
 	var unlocks []func()
 	unlock := func() {
@@ -148,13 +148,5 @@ func withAdded(added []AddedApp, pkg *catalog.Package, installedAs map[string]st
 	out := slices.DeleteFunc(slices.Clone(added), func(a AddedApp) bool { return a.Name == pkg.Name })
 	out = append(out, AddedApp{Name: pkg.Name, Manifest: &m})
 	slices.SortFunc(out, func(a, b AddedApp) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}
-
-func packageNames(pkgs []*catalog.Package) []string {
-	out := make([]string, len(pkgs))
-	for i, p := range pkgs {
-		out[i] = p.Name
-	}
 	return out
 }
