@@ -315,3 +315,22 @@ spec:
 		t.Errorf("secrets = %v, want the Ingress TLS secret reported missing", secrets)
 	}
 }
+
+// The built-in table must say what the API server's own discovery says,
+// for every kind in it.
+func TestBuiltinMappingsMatchDiscovery(t *testing.T) {
+	c := newClient(t)
+	if len(builtinMappings) < 20 {
+		t.Fatalf("only %d built-in mappings", len(builtinMappings))
+	}
+	for gvk, want := range builtinMappings {
+		got, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			t.Errorf("%s: discovery: %v", gvk, err)
+			continue
+		}
+		if got.Resource != want.Resource || got.Scope.Name() != want.Scope.Name() || got.GroupVersionKind != want.GroupVersionKind {
+			t.Errorf("%s: table %v %s, discovery %v %s", gvk, want.Resource, want.Scope.Name(), got.Resource, got.Scope.Name())
+		}
+	}
+}

@@ -49,6 +49,9 @@ var errUnknownKind = errors.New("the cluster does not know kind")
 // mapping resolves the REST endpoint of a kind, refreshing discovery once
 // when the kind is unknown (typically a CRD applied a moment ago).
 func (c *Client) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	if m, ok := builtinMappings[gvk]; ok {
+		return &m, nil
+	}
 	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		c.Mapper.Reset()
