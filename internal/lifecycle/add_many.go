@@ -22,8 +22,8 @@ type AddMany struct {
 	Apps []string
 }
 
-// Run takes every app's lock (in name order, so two AddMany never wait
-// on each other) and adds them. The results follow the order the apps
+// Run takes every app's lock (in name order, so two AddMany cannot
+// deadlock) and adds them. The results follow the order the apps
 // were added in.
 func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
 	pkgs, err := a.packages()
@@ -54,6 +54,7 @@ func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
 		if err != nil {
 			return err
 		}
+		added = slices.Clip(append([]AddedApp{}, added...)) // never nil: nil tells stageAdd to read apps/
 		for i, pkg := range pkgs {
 			if err := stageAdd(&a.Env, e, addOptions{App: pkg.Name, added: added}, pkg, ops[i], res[i]); err != nil {
 				failed = i
