@@ -40,8 +40,12 @@ func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
 	}
 	ops := make([]*operation.Op, len(pkgs))
 	res := make([]*AddResult, len(pkgs))
+	// Each app's record gets its own id: a caller's OperationID names one
+	// operation, and would be given to every record.
+	perApp := a.Env
+	perApp.OperationID = ""
 	for i, pkg := range pkgs {
-		if ops[i], err = a.startOp("add", pkg.Name); err != nil {
+		if ops[i], err = perApp.startOp("add", pkg.Name); err != nil {
 			operation.FinishAll(ops[:i], slices.Repeat([]error{err}, i))
 			return nil, err
 		}
