@@ -134,8 +134,25 @@ type Edit struct {
 	Secrets *yamldoc.Doc
 	// Message describes the change, e.g. "config(ghost): set apps.ghost.port";
 	// it becomes the commit message when the instance is a git repository.
-	Message string
-	tx      *Tx
+	Message   string
+	tx        *Tx
+	alongside []alongsideFile
+}
+
+type alongsideFile struct {
+	rel  string
+	perm os.FileMode
+	data func() ([]byte, error)
+}
+
+// Alongside stages a file that lands only with the edit's other changes:
+// in the same commit when the edit changes anything, not at all when it
+// changes nothing. data is called only then, once fn has returned. An
+// operation's final record rides on it, so the commit's own fsyncs make
+// the record durable, and a crash after the commit point leaves the
+// record of the change that roll-forward completes.
+func (e *Edit) Alongside(rel string, perm os.FileMode, data func() ([]byte, error)) {
+	e.alongside = append(e.alongside, alongsideFile{rel, perm, data})
 }
 
 // WriteFile stages a file (path relative to the instance).
@@ -192,6 +209,9 @@ func (i *Instance) Update(fn func(e *Edit) error) error {
 	if err := stageIfChanged(tx, SecretsFile, sec, origSec, 0o600); err != nil {
 		return err
 	}
+	if err := e.stageAlongside(); err != nil {
+		return err
+	}
 	// In a git repository the commit message lands with the change, so a
 	// crash between the two leaves a note that the next operation
 	// finishes first, under this message, not its own.
@@ -204,6 +224,22 @@ func (i *Instance) Update(fn func(e *Edit) error) error {
 		return err
 	}
 	return i.finishCommit(e.Message)
+}
+
+func (e *Edit) stageAlongside() error {
+	if len(e.tx.ops) == 0 {
+		return nil
+	}
+	for _, a := range e.alongside {
+		b, err := a.data()
+		if err != nil {
+			return err
+		}
+		if err := e.tx.WriteFile(a.rel, b, a.perm); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PendingCommitFile holds the message of an operation whose files landed

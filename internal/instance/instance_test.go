@@ -217,3 +217,32 @@ func TestTxRecoversFromEveryCrashPoint(t *testing.T) {
 		})
 	}
 }
+
+// A file staged Alongside lands with the edit's other changes, and not at
+// all (nor is it computed) when the edit changes nothing.
+func TestAlongsideLandsOnlyWithChanges(t *testing.T) {
+	_, inst := newInstance(t)
+	os.MkdirAll(inst.Path("operations"), 0o700)
+	calls := 0
+	record := func() ([]byte, error) { calls++; return []byte("final"), nil }
+	if err := inst.Update(func(e *Edit) error {
+		e.Alongside("operations/op_1.json", 0o600, record)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(inst.Path("operations", "op_1.json")); calls != 0 || err == nil {
+		t.Fatalf("an edit that changed nothing wrote its alongside file (calls %d)", calls)
+	}
+	if err := inst.Update(func(e *Edit) error {
+		e.Alongside("operations/op_2.json", 0o600, record)
+		return e.Config.Set([]string{"apps", "ghost", "port"}, strNode("1"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(inst.Path("operations", "op_2.json"))
+	st, _ := os.Stat(inst.Path("operations", "op_2.json"))
+	if err != nil || string(b) != "final" || calls != 1 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("alongside file %q %v, calls %d", b, err, calls)
+	}
+}

@@ -149,13 +149,23 @@ func addLocked(env Env, o addOptions, pkg *catalog.Package) (*AddResult, error) 
 	res := &AddResult{App: o.App, Version: pkg.Manifest.Version, Operation: op.ID()}
 	err = env.Instance.Update(func(e *instance.Edit) error {
 		e.Message = fmt.Sprintf("feat(%s): add app", o.App)
-		return stageAdd(&env, e, o, pkg, op, res)
+		recordAlongside(e, op)
+		if err := stageAdd(&env, e, o, pkg, op, res); err != nil {
+			return err
+		}
+		noteUnchanged(op, res)
+		return nil
 	})
-	if err == nil && !res.Changed() {
-		op.Note("no changes")
-	}
 	res.Warnings = op.Warnings()
 	return res, op.Finish(err)
+}
+
+// noteUnchanged says so in the record of an add that changed nothing,
+// before the record is final.
+func noteUnchanged(op *operation.Op, res *AddResult) {
+	if !res.Changed() {
+		op.Note("no changes")
+	}
 }
 
 func (o addOptions) validate(cat *catalog.Catalog) (*catalog.Package, error) {

@@ -59,11 +59,15 @@ func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
 			return err
 		}
 		added = slices.Clip(append([]AddedApp{}, added...)) // never nil: nil tells stageAdd to read apps/
+		for _, op := range ops {
+			recordAlongside(e, op)
+		}
 		for i, pkg := range pkgs {
 			if err := stageAdd(&a.Env, e, addOptions{App: pkg.Name, added: added}, pkg, ops[i], res[i]); err != nil {
 				failed = i
 				return err
 			}
+			noteUnchanged(ops[i], res[i])
 			added = withAdded(added, pkg, res[i].InstalledAs)
 		}
 		return nil
@@ -81,9 +85,6 @@ func (a *AddMany) finish(ops []*operation.Op, res []*AddResult, failed int, err 
 		errs[i] = err
 		if err != nil && failed >= 0 && i != failed {
 			errs[i] = fmt.Errorf("not added: the add of %s failed, and apps added together are added all or none: %w", res[failed].App, err)
-		}
-		if err == nil && !res[i].Changed() {
-			op.Note("no changes")
 		}
 		res[i].Warnings = op.Warnings()
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/operation"
 )
@@ -128,4 +129,40 @@ func instanceFiles(t *testing.T, inst *instance.Instance) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// An add's final record is written by the commit of the change it
+// records: a crash after the commit point leaves, once roll-forward has
+// finished the commit, the app added and its record saying so.
+func TestAddRecordLandsWithTheCommit(t *testing.T) {
+	env := testEnv(t)
+	func() {
+		restore := crashpoint.Set(func(p string) {
+			if p == "after-journal" {
+				panic("crash")
+			}
+		})
+		defer func() { restore(); recover() }()
+		(&Add{Env: env, App: "pg"}).Run(context.Background())
+		t.Fatal("the crash point was not reached")
+	}()
+	// Any instance write rolls the journal forward first.
+	if err := env.Instance.Update(func(*instance.Edit) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := ReadInstalledManifest(env.Instance, "pg"); err != nil || m == nil {
+		t.Fatalf("pg not added after roll-forward: %v", err)
+	}
+	recs, err := operation.List(env.Instance.Path(instance.OperationsDir), "pg")
+	if err != nil || len(recs) != 1 || recs[0].Status != operation.Succeeded || recs[0].FinishedAt.IsZero() {
+		t.Fatalf("records after roll-forward: %+v %v", recs, err)
+	}
+
+	// A re-add that changes nothing commits nothing: its record is
+	// written on its own, and says so.
+	res := add(t, env, "pg", nil)
+	b, err := os.ReadFile(env.Instance.Path(instance.OperationsDir, res.Operation+".json"))
+	if err != nil || !strings.Contains(string(b), "no changes") || !strings.Contains(string(b), `"succeeded"`) {
+		t.Fatalf("record of an unchanged add: %s %v", b, err)
+	}
 }

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"path"
 	"time"
 
 	"github.com/wild-cloud/wild/internal/catalog"
@@ -59,6 +60,13 @@ func (e *Env) startOp(action, app string) (*operation.Op, error) {
 	}
 	e.Instance.NoteAppLock(app, op.ID())
 	return op, nil
+}
+
+// recordAlongside makes op's final record land with e's commit
+// (instance.Edit.Alongside): when the edit changes anything, the commit's
+// fsyncs make the record durable, instead of two rounds of its own after.
+func recordAlongside(e *instance.Edit, op *operation.Op) {
+	e.Alongside(path.Join(instance.OperationsDir, op.ID()+".json"), 0o600, op.Final)
 }
 
 // cancelled returns ctx's error when it is done: operations check it at

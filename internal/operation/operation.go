@@ -72,6 +72,9 @@ type Op struct {
 	obs   event.Observer
 	// nothing marks an operation that changed nothing (ChangedNothing).
 	nothing bool
+	// landed marks a record whose final version an instance commit wrote
+	// (Final): Finish(nil) has nothing left to write.
+	landed bool
 	// secrets caches secrets.yaml's values by the file's size and mtime.
 	secrets      []string
 	secretsStamp string
@@ -234,6 +237,11 @@ func (o *Op) Finish(err error) error {
 func (o *Op) FinishCtx(ctx context.Context, err error) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.landed && err == nil {
+		prune(o.dir, o.rec.App)
+		return nil
+	}
+	o.landed = false
 	o.end(ctx, err)
 	if o.nothing && err == nil {
 		// A no-op's record is not worth a wait for the disk, nor a prune.
@@ -247,6 +255,24 @@ func (o *Op) FinishCtx(ctx context.Context, err error) error {
 	}
 	prune(o.dir, o.rec.App)
 	return redact.Error(err, o.secretValues())
+}
+
+// Final ends the operation as succeeded and returns its final record, for
+// the instance commit of the change it records to write along with it
+// (instance.Edit.Alongside), durable by the commit's own fsyncs. Its
+// times are taken just before that commit. Finish(nil) then writes
+// nothing; Finish with an error (the commit failed) still records the
+// failure.
+func (o *Op) Final() ([]byte, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.end(context.Background(), nil)
+	b, err := json.MarshalIndent(o.scrubbed(), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	o.landed = true
+	return append(b, '\n'), nil
 }
 
 // end closes the record's running step and sets its final status.
@@ -273,17 +299,23 @@ func (o *Op) end(ctx context.Context, err error) {
 
 // FinishAll is Finish for several operations at once, ops[i] ending with
 // errs[i]: their final records are made durable together, in two rounds
-// of fsyncs instead of two per record (an add of many apps). It returns
+// of fsyncs instead of two per record (an add of many apps). A record an
+// instance commit already wrote (Final) and that succeeded is left as is. It returns
 // each operation's error as Finish would, with secret values removed; a
 // record that could not be written makes every nil one that error.
 func FinishAll(ops []*Op, errs []error) []error {
-	files := make([]fsutil.File, len(ops))
+	var files []fsutil.File
 	out := make([]error, len(ops))
 	for i, o := range ops {
 		o.mu.Lock()
+		if o.landed && errs[i] == nil {
+			o.mu.Unlock()
+			continue
+		}
+		o.landed = false
 		o.end(context.Background(), errs[i])
 		b, err := json.MarshalIndent(o.scrubbed(), "", "  ")
-		files[i] = fsutil.File{Path: o.path(), Data: append(b, '\n'), Perm: 0o600}
+		files = append(files, fsutil.File{Path: o.path(), Data: append(b, '\n'), Perm: 0o600})
 		if out[i] = redact.Error(errs[i], o.secretValues()); out[i] == nil {
 			out[i] = err
 		}

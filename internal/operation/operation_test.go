@@ -172,3 +172,39 @@ func TestParseName(t *testing.T) {
 		}
 	}
 }
+
+// Final hands out the succeeded record for a commit to write; Finish(nil)
+// then writes nothing, Finish(err) still records the failure.
+func TestFinalThenFinish(t *testing.T) {
+	dir := t.TempDir()
+	op, err := Start(dir, "test", "add", "ghost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.Step("compile")
+	b, err := op.Final()
+	var rec Record
+	if err != nil || json.Unmarshal(b, &rec) != nil || rec.Status != Succeeded || rec.FinishedAt.IsZero() {
+		t.Fatalf("Final = %s %v", b, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, op.ID()+".json"), b, 0o600); err != nil { // as the commit does
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(filepath.Join(dir, op.ID()+".json"))
+	if err := op.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(filepath.Join(dir, op.ID()+".json"))
+	if !os.SameFile(before, after) {
+		t.Fatal("Finish(nil) rewrote a record the commit had written")
+	}
+
+	failed, _ := Start(dir, "test", "add", "gitea")
+	failed.Final()
+	if err := failed.Finish(errors.New("commit failed")); err == nil {
+		t.Fatal("Finish(err) lost the error")
+	}
+	if r, err := Get(dir, failed.ID()); err != nil || r.Status != Failed || r.Error != "commit failed" {
+		t.Fatalf("record after a failed commit: %+v %v", r, err)
+	}
+}
