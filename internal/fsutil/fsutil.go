@@ -33,16 +33,11 @@ func ReplaceFile(path string, data []byte, perm os.FileMode) error {
 }
 
 func writeAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
-	tmp, err := writeTemp(path, data, perm)
+	tmp, err := writeTemp(path, data, perm, durable)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp) // no-op after a successful rename
-	if durable {
-		if err := SyncDir(tmp); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -72,7 +67,7 @@ func WriteFilesAtomic(files []File) error {
 		}
 	}()
 	for _, f := range files {
-		tmp, err := writeTemp(f.Path, f.Data, f.Perm)
+		tmp, err := writeTemp(f.Path, f.Data, f.Perm, false)
 		if err != nil {
 			return err
 		}
@@ -91,9 +86,9 @@ func WriteFilesAtomic(files []File) error {
 	return SyncPaths(slices.Collect(maps.Keys(dirs))...)
 }
 
-// writeTemp writes data to a new temporary file beside path, closed and
-// not synced, and returns its name.
-func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
+// writeTemp writes data to a new temporary file beside path, synced when
+// asked, closed, and returns its name.
+func writeTemp(path string, data []byte, perm os.FileMode, sync bool) (string, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
@@ -101,6 +96,9 @@ func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
 	err = tmp.Chmod(perm)
 	if err == nil {
 		_, err = tmp.Write(data)
+	}
+	if err == nil && sync {
+		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

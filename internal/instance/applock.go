@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -28,6 +29,28 @@ var appLocks = struct {
 // another holder to finish.
 func (i *Instance) LockApp(app string) (func(), error) {
 	return i.lockApp(app, true)
+}
+
+// LockApps takes the locks of several apps, in name order so that two
+// callers locking overlapping sets cannot deadlock, and returns the
+// function that releases them all.
+func (i *Instance) LockApps(apps ...string) (func(), error) {
+	sorted := slices.Sorted(slices.Values(apps))
+	var unlocks []func()
+	unlock := func() {
+		for _, u := range slices.Backward(unlocks) {
+			u()
+		}
+	}
+	for _, app := range slices.Compact(sorted) {
+		u, err := i.LockApp(app)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		unlocks = append(unlocks, u)
+	}
+	return unlock, nil
 }
 
 // TryLockApp takes the app's lock or fails at once with a

@@ -246,3 +246,26 @@ func TestAlongsideLandsOnlyWithChanges(t *testing.T) {
 		t.Fatalf("alongside file %q %v, calls %d", b, err, calls)
 	}
 }
+
+// LockApps holds every named app's lock until released, duplicates
+// included once.
+func TestLockApps(t *testing.T) {
+	_, inst := newInstance(t)
+	unlock, err := inst.LockApps("ghost", "mysql", "ghost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range []string{"ghost", "mysql"} {
+		if _, err := inst.TryLockApp(app); err == nil {
+			t.Fatalf("%s was not locked", app)
+		}
+	}
+	unlock()
+	for _, app := range []string{"ghost", "mysql"} {
+		u, err := inst.TryLockApp(app)
+		if err != nil {
+			t.Fatalf("%s still locked after unlock: %v", app, err)
+		}
+		u()
+	}
+}

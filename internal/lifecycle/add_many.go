@@ -22,15 +22,14 @@ type AddMany struct {
 	Apps []string
 }
 
-// Run takes every app's lock (in name order, so two AddMany cannot
-// deadlock) and adds them. The results follow the order the apps
+// Run takes every app's lock (instance.LockApps) and adds them. The results follow the order the apps
 // were added in.
 func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
 	pkgs, err := a.packages()
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := a.lockAll(pkgs)
+	unlock, err := a.Instance.LockApps(catalog.Names(pkgs)...)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +103,7 @@ func (a *AddMany) finish(ops []*operation.Op, res []*AddResult, failed int, err 
 // dropped, and each app comes after the apps of the types it requires.
 func (a *AddMany) packages() ([]*catalog.Package, error) {
 	if len(a.Apps) == 0 {
-		return nil, problem.New(problem.Invalid, "no app to add; name one or more: wild app add NAME...")
+		return nil, problem.New(problem.Invalid, "no app to add")
 	}
 	var pkgs []*catalog.Package
 	seen := map[string]bool{}
@@ -124,26 +123,6 @@ func (a *AddMany) packages() ([]*catalog.Package, error) {
 		return nil, problem.Wrap(problem.Invalid, err, "add")
 	}
 	return ordered, nil
-}
-
-func (a *AddMany) lockAll(pkgs []*catalog.Package) (func(), error) {
-	apps := catalog.Names(pkgs)
-	slices.Sort(apps)
-	var unlocks []func()
-	unlock := func() {
-		for _, u := range slices.Backward(unlocks) {
-			u()
-		}
-	}
-	for _, app := range apps {
-		u, err := a.Instance.LockApp(app)
-		if err != nil {
-			unlock()
-			return nil, err
-		}
-		unlocks = append(unlocks, u)
-	}
-	return unlock, nil
 }
 
 // withAdded is added with pkg as the instance copy of its manifest will

@@ -135,13 +135,10 @@ func StartWith(opsDir, instance, action, app string, opts Options) (*Op, error) 
 
 // NewID returns the id Start gives an operation begun at t.
 func NewID(action, app string, t time.Time) string {
-	id := idPrefix(action) + app + "_" + t.UTC().Format("20060102T150405.000000000Z")
+	// parseName reads this form back: an app name never holds "_".
+	id := "op_" + action + "_app_" + app + "_" + t.UTC().Format("20060102T150405.000000000Z")
 	return strings.ReplaceAll(id, ".", "")
 }
-
-// idPrefix starts the id of every record of action: the app's name and
-// the time follow, "_"-separated (an app name never holds "_").
-func idPrefix(action string) string { return "op_" + action + "_app_" }
 
 func validID(id string) error {
 	if !strings.HasPrefix(id, "op_") || strings.ContainsAny(id, "/\\") || strings.Contains(id, "..") || len(id) > 200 {
@@ -267,12 +264,12 @@ func (o *Op) Final() ([]byte, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.end(context.Background(), nil)
-	b, err := json.MarshalIndent(o.scrubbed(), "", "  ")
+	b, err := o.encode()
 	if err != nil {
 		return nil, err
 	}
 	o.landed = true
-	return append(b, '\n'), nil
+	return b, nil
 }
 
 // end closes the record's running step and sets its final status.
@@ -314,8 +311,8 @@ func FinishAll(ops []*Op, errs []error) []error {
 		}
 		o.landed = false
 		o.end(context.Background(), errs[i])
-		b, err := json.MarshalIndent(o.scrubbed(), "", "  ")
-		files = append(files, fsutil.File{Path: o.path(), Data: append(b, '\n'), Perm: 0o600})
+		b, err := o.encode()
+		files = append(files, fsutil.File{Path: o.path(), Data: b, Perm: 0o600})
 		if out[i] = redact.Error(errs[i], o.secretValues()); out[i] == nil {
 			out[i] = err
 		}
@@ -394,21 +391,27 @@ func scrubAll(in []string, s func(string) string) []string {
 // never the file. Finish writes durably.
 func (o *Op) save() error {
 	o.saved = time.Now()
-	b, err := json.MarshalIndent(o.scrubbed(), "", "  ")
+	b, err := o.encode()
 	if err != nil {
 		return err
 	}
-	return fsutil.ReplaceFile(o.path(), append(b, '\n'), 0o600)
+	return fsutil.ReplaceFile(o.path(), b, 0o600)
+}
+
+// encode is the record as its file holds it, secret values removed.
+func (o *Op) encode() ([]byte, error) {
+	b, err := json.MarshalIndent(o.scrubbed(), "", "  ")
+	return append(b, '\n'), err
 }
 
 func (o *Op) path() string { return filepath.Join(o.dir, o.rec.ID+".json") }
 
 func (o *Op) saveDurable() error {
-	b, err := json.MarshalIndent(o.scrubbed(), "", "  ")
+	b, err := o.encode()
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(o.path(), append(b, '\n'), 0o600)
+	return fsutil.WriteFileAtomic(o.path(), b, 0o600)
 }
 
 // List returns records, newest first; app filters when non-empty. A
@@ -429,7 +432,7 @@ func List(opsDir, app string) ([]Record, error) {
 		}
 		// Another app's record is told by its name, unread: status reads
 		// one app's records, and the directory holds every app's.
-		if named, _, ok := parseName(e.Name()); ok && app != "" && named != app {
+		if n, ok := parseName(e.Name()); ok && app != "" && n.app != app {
 			continue
 		}
 		r, err := read(filepath.Join(opsDir, e.Name()))
@@ -442,20 +445,25 @@ func List(opsDir, app string) ([]Record, error) {
 	return out, nil
 }
 
-// parseName reads the app and start time from a record's file name, as
-// NewID makes it (op_<action>_app_<app>_<time>.json); ok is false for a
-// name of another form, whose record must be read to know.
-func parseName(name string) (app, at string, ok bool) {
+// recordName is what a record's file name says, as NewID makes it:
+// op_<action>_app_<app>_<time>.json.
+type recordName struct{ action, app, at string }
+
+// parseName reads a record's file name; ok is false for a name of another
+// form (a temporary file, an id given otherwise), whose record must be
+// read to know.
+func parseName(name string) (n recordName, ok bool) {
 	base, ok := strings.CutSuffix(name, ".json")
 	i := strings.LastIndex(base, "_app_")
-	if !ok || i < 0 {
-		return "", "", false
+	if !ok || i < 0 || !strings.HasPrefix(base, "op_") {
+		return n, false
 	}
-	app, at, ok = strings.Cut(base[i+len("_app_"):], "_")
-	if !ok || strings.Contains(at, "_") || len(at) != len("20060102T150405000000000Z") || names.Validate("app", app) != nil {
-		return "", "", false
+	n.action = base[len("op_"):i]
+	n.app, n.at, ok = strings.Cut(base[i+len("_app_"):], "_")
+	if !ok || strings.Contains(n.at, "_") || len(n.at) != len("20060102T150405000000000Z") || names.Validate("app", n.app) != nil {
+		return recordName{}, false
 	}
-	return app, at, true
+	return n, true
 }
 
 // Keep is how many records of each app the operations directory keeps:
@@ -473,8 +481,8 @@ func prune(opsDir, app string) {
 	type rec struct{ name, at string }
 	var mine []rec
 	for _, e := range entries {
-		if named, at, ok := parseName(e.Name()); ok && named == app {
-			mine = append(mine, rec{e.Name(), at})
+		if n, ok := parseName(e.Name()); ok && n.app == app {
+			mine = append(mine, rec{e.Name(), n.at})
 		}
 	}
 	if len(mine) <= Keep {
@@ -493,10 +501,8 @@ func Ran(opsDir, action, app, except string) bool {
 	if err != nil {
 		return false
 	}
-	prefix := idPrefix(action) + app + "_"
 	for _, e := range entries {
-		name := strings.TrimSuffix(e.Name(), ".json")
-		if strings.HasPrefix(name, prefix) && name != except && name != e.Name() {
+		if n, ok := parseName(e.Name()); ok && n.action == action && n.app == app && e.Name() != except+".json" {
 			return true
 		}
 	}
@@ -510,12 +516,10 @@ func RanApps(opsDir, action string) map[string]bool {
 	if err != nil {
 		return nil
 	}
-	prefix := idPrefix(action)
 	out := map[string]bool{}
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		if i := strings.LastIndex(rest, "_"); ok && i > 0 {
-			out[rest[:i]] = true
+		if n, ok := parseName(e.Name()); ok && n.action == action {
+			out[n.app] = true
 		}
 	}
 	return out

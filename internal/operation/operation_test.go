@@ -163,11 +163,11 @@ func TestFinishPrunesAnAppsOldestRecords(t *testing.T) {
 
 func TestParseName(t *testing.T) {
 	id := NewID("backup", "my-app", time.Now())
-	if app, _, ok := parseName(id + ".json"); !ok || app != "my-app" {
-		t.Fatalf("parseName(%s) = %q %v", id, app, ok)
+	if n, ok := parseName(id + ".json"); !ok || n.app != "my-app" || n.action != "backup" {
+		t.Fatalf("parseName(%s) = %+v %v", id, n, ok)
 	}
-	for _, n := range []string{"op_given_42.json", "op_deploy_instance_20260101T000000000000000Z.json", id, "op_x_app_Bad_20260101T000000000000000Z.json"} {
-		if _, _, ok := parseName(n); ok {
+	for _, n := range []string{"op_given_42.json", "op_deploy_instance_20260101T000000000000000Z.json", id, "op_x_app_Bad_20260101T000000000000000Z.json", "." + id + ".json.tmp-1"} {
+		if _, ok := parseName(n); ok {
 			t.Errorf("parseName(%s) ok", n)
 		}
 	}
