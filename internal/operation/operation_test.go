@@ -208,3 +208,46 @@ func TestFinalThenFinish(t *testing.T) {
 		t.Fatalf("record after a failed commit: %+v %v", r, err)
 	}
 }
+
+// manyRecords writes empty records named as apps' deploys would be, n per
+// app, for the tests and benchmark of a full operations directory.
+func manyRecords(t testing.TB, dir string, apps []string, n int) {
+	t.Helper()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, app := range apps {
+		for i := range n {
+			name := NewID("deploy", app, at.Add(time.Duration(i)*time.Second)) + ".json"
+			if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestRanReadsEveryBatch: Ran reads the directory a batch at a time, so
+// a match anywhere among many other records must be found, and none
+// reported when there is none.
+func TestRanReadsEveryBatch(t *testing.T) {
+	dir := t.TempDir()
+	manyRecords(t, dir, []string{"a", "b", "c"}, 300)
+	if Ran(dir, "deploy", "ghost", "") {
+		t.Fatal("a deploy of ghost found among other apps' records")
+	}
+	manyRecords(t, dir, []string{"ghost"}, 1)
+	if !Ran(dir, "deploy", "ghost", "") {
+		t.Fatal("the one deploy of ghost among 900 other records was not found")
+	}
+}
+
+// BenchmarkRan: the no-op check's hint on a full operations directory
+// (11 apps, Keep records each).
+func BenchmarkRan(b *testing.B) {
+	dir := b.TempDir()
+	apps := []string{"postgres", "mysql", "redis", "memcached", "hello", "ghost", "gitea", "listmonk", "vaultwarden", "immich", "nextcloud"}
+	manyRecords(b, dir, apps, Keep)
+	for b.Loop() {
+		if !Ran(dir, "deploy", "ghost", "") {
+			b.Fatal("not found")
+		}
+	}
+}
