@@ -71,10 +71,9 @@ func (s *Server) operationRoutes() {
 		if err := validNames(in.Instance, in.App); err != nil {
 			return nil, err
 		}
-		runs, err := s.Runner.List(central.Topic{Instance: in.Instance, App: in.App})
 		out := &runsOut{}
-		out.Body.Operations = runs
-		return out, err
+		out.Body.Operations = s.Runner.List(central.Topic{Instance: in.Instance, App: in.App})
+		return out, nil
 	})
 	register(s, op{id: "get-operation", method: http.MethodGet, path: "/operations/{id}", scope: auth.Read, tags: tags,
 		summary: "Get one operation with its result or error"}, func(ctx context.Context, in *opIDIn) (*runOut, error) {

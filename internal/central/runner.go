@@ -15,6 +15,7 @@ import (
 	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/fsutil"
 	"github.com/wild-cloud/wild/internal/names"
+	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
 )
 
@@ -100,16 +101,27 @@ type run struct {
 // Runner runs operations in the daemon, independent of the client that
 // asked: one at a time per app, any number across apps. Each run's record
 // and events are persisted as they happen.
+//
+// Only the daemon writes its runs directory, so the records are read once,
+// at start, and kept in memory: the UI lists operations constantly, and a
+// list used to read and decode every record ever written.
 type Runner struct {
 	dir     string
 	bus     *Bus
 	metrics *Metrics
 
 	mu      sync.Mutex
-	active  map[string]*run // by id
+	active  map[string]*run    // by id
+	records map[string]RunInfo // every record on disk, by id
 	closing bool
 	wg      sync.WaitGroup
 }
+
+// Keep is how many finished runs the daemon keeps of each subject (an app
+// of an instance, or the instance itself); older ones are removed as new
+// ones finish. The instance's own operation records are bounded the same
+// way (operation.Keep).
+const Keep = operation.Keep
 
 // NewRunner keeps run records in dir. Runs left "running" by a daemon that
 // died are marked interrupted, with an event saying so.
@@ -118,17 +130,39 @@ func NewRunner(dir string, bus *Bus, m *Metrics) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{dir: dir, bus: bus, metrics: m, active: map[string]*run{}}
-	runs, err := r.List(Topic{})
-	if err != nil {
+	if err := r.load(); err != nil {
 		return nil, err
 	}
-	for _, ri := range runs {
+	for _, ri := range r.List(Topic{}) {
 		if ri.Status == Running {
 			r.finish(&run{info: ri}, Interrupted, nil, &ErrorBody{Code: problem.Internal,
 				Message: "the daemon stopped while this operation ran; run it again (operations are idempotent)"})
 		}
 	}
 	return r, nil
+}
+
+// load reads every record in the runs directory; an unreadable one is
+// left on disk and out of the lists, as before.
+func (r *Runner) load() error {
+	ents, err := os.ReadDir(r.dir)
+	if err != nil {
+		return err
+	}
+	r.records = make(map[string]RunInfo, len(ents))
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || validID(id) != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(r.dir, e.Name()))
+		var ri RunInfo
+		if err != nil || json.Unmarshal(b, &ri) != nil || ri.ID != id {
+			continue
+		}
+		r.records[id] = ri
+	}
+	return nil
 }
 
 // Start begins an operation and returns its record at once. A second
@@ -234,6 +268,7 @@ func (r *Runner) finish(ru *run, status string, res any, eb *ErrorBody) {
 	r.mu.Lock()
 	delete(r.active, ru.info.ID)
 	r.mu.Unlock()
+	r.prune(ru.info.Instance, ru.info.App)
 	r.publishStatus(ru.info)
 	r.metrics.opFinished(ru.info)
 }
@@ -265,42 +300,57 @@ func (r *Runner) Get(id string) (RunInfo, error) {
 	if err := validID(id); err != nil {
 		return RunInfo{}, err
 	}
-	b, err := os.ReadFile(filepath.Join(r.dir, id+".json"))
-	if errors.Is(err, os.ErrNotExist) {
+	r.mu.Lock()
+	ri, ok := r.records[id]
+	r.mu.Unlock()
+	if !ok {
 		return RunInfo{}, problem.New(problem.NotFound, fmt.Sprintf("no operation %q", id)).With("operation.list", "list the operations")
-	}
-	if err != nil {
-		return RunInfo{}, err
-	}
-	var ri RunInfo
-	if err := json.Unmarshal(b, &ri); err != nil {
-		return RunInfo{}, fmt.Errorf("operation record %s: %w", id, err)
 	}
 	return ri, nil
 }
 
 // List returns the runs matching topic (Op is ignored), newest first.
-func (r *Runner) List(t Topic) ([]RunInfo, error) {
-	ents, err := os.ReadDir(r.dir)
-	if err != nil {
-		return nil, err
-	}
+func (r *Runner) List(t Topic) []RunInfo {
+	r.mu.Lock()
 	var out []RunInfo
-	for _, e := range ents {
-		id, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok {
-			continue
-		}
-		ri, err := r.Get(id)
-		if err != nil {
-			continue
-		}
+	for _, ri := range r.records {
 		if (t.Instance == "" || t.Instance == ri.Instance) && (t.App == "" || t.App == ri.App) {
 			out = append(out, ri)
 		}
 	}
-	slices.SortFunc(out, func(a, b RunInfo) int { return b.StartedAt.Compare(a.StartedAt) })
-	return out, nil
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b RunInfo) int {
+		if c := b.StartedAt.Compare(a.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return out
+}
+
+// prune removes the oldest finished runs of one subject beyond Keep. An
+// instance-wide subject (app "") is its own, not every app's.
+func (r *Runner) prune(instance, app string) {
+	r.mu.Lock()
+	var mine []RunInfo
+	for _, ri := range r.records {
+		if ri.Instance == instance && ri.App == app && ri.Terminal() {
+			mine = append(mine, ri)
+		}
+	}
+	if len(mine) <= Keep {
+		r.mu.Unlock()
+		return
+	}
+	slices.SortFunc(mine, func(a, b RunInfo) int { return b.StartedAt.Compare(a.StartedAt) })
+	old := mine[Keep:]
+	for _, ri := range old {
+		delete(r.records, ri.ID)
+	}
+	r.mu.Unlock()
+	for _, ri := range old {
+		os.Remove(filepath.Join(r.dir, ri.ID+".json"))
+	}
 }
 
 // Active counts running operations.
@@ -350,7 +400,13 @@ func (r *Runner) save(ri RunInfo) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(filepath.Join(r.dir, ri.ID+".json"), b, 0o600)
+	if err := fsutil.WriteFileAtomic(filepath.Join(r.dir, ri.ID+".json"), b, 0o600); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.records[ri.ID] = ri
+	r.mu.Unlock()
+	return nil
 }
 
 // NewID names an operation the way operation records are named, so the
