@@ -475,12 +475,19 @@ func (o *deployOne) target() (*target, error) {
 }
 
 // depTarget returns a dependency's built target, from this run's cache
-// when it was deployed moments ago.
+// when it was deployed or read moments ago: an app's deploy reads its
+// dependency twice (the secret copies it plans, then the pre-flight), and
+// each load parses the manifest and decodes every object. A dependency
+// deployed later in the run replaces the entry with what it deployed.
 func (r *deployRun) depTarget(dep string) (*target, error) {
 	if t := r.targets[dep]; t != nil {
 		return t, nil
 	}
-	return loadTarget(r.opts.Instance, dep)
+	t, err := loadTarget(r.opts.Instance, dep)
+	if err == nil {
+		r.targets[dep] = t
+	}
+	return t, err
 }
 
 // preview compiles the changed config into a temp dir, so a dry run shows
