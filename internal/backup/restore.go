@@ -14,11 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/wild-cloud/wild/internal/crashpoint"
+	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/kube"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
 	"github.com/wild-cloud/wild/internal/side"
-	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
 // Restore restores a backup to the standby color: namespace {app}-{color},
@@ -289,7 +289,7 @@ func (r *Restore) standbySecrets(ctx context.Context, a *App, rn *side.Renames, 
 	if err != nil {
 		return err
 	}
-	data := secretData(d, a.Name)
+	data := instance.AppSecretData(d, a.Name)
 	rn.SecretData(data, a.Manifest.Restore)
 	labels := inv.Labels()
 	if _, err := a.Kube.ApplySecret(ctx, rn.Namespace, a.Name+"-secrets", data, labels, false); err != nil {
@@ -329,15 +329,4 @@ func copyWildcardTLS(ctx context.Context, a *App, ns string, labels map[string]s
 		}
 	}
 	return nil
-}
-
-func secretData(d *yamldoc.Doc, app string) map[string][]byte {
-	prefix := "apps." + app + "."
-	out := map[string][]byte{}
-	for p, n := range d.Leaves([]string{"apps", app}) {
-		if k, ok := strings.CutPrefix(p, prefix); ok {
-			out[k] = []byte(n.Value)
-		}
-	}
-	return out
 }

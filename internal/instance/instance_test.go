@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wild-cloud/wild/internal/crashpoint"
+	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
 func newInstance(t *testing.T) (*Store, *Instance) {
@@ -267,5 +268,21 @@ func TestLockApps(t *testing.T) {
 			t.Fatalf("%s still locked after unlock: %v", app, err)
 		}
 		u()
+	}
+}
+
+// TestAppSecretData: an app's Secret holds its own leaves, keyed below the
+// app, and nothing of an app whose name merely starts the same.
+func TestAppSecretData(t *testing.T) {
+	d, err := yamldoc.Parse("secrets.yaml", []byte("apps:\n  ghost:\n    apiKey: k1\n    db:\n      password: p1\n  ghostly:\n    apiKey: other\n  gitea:\n    token: t\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := AppSecretData(d, "ghost")
+	if len(got) != 2 || string(got["apiKey"]) != "k1" || string(got["db.password"]) != "p1" {
+		t.Fatalf("ghost's Secret data %q, want apiKey=k1 and db.password=p1 only", got)
+	}
+	if got := AppSecretData(d, "absent"); len(got) != 0 {
+		t.Fatalf("an app with no secrets got %q", got)
 	}
 }

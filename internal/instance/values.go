@@ -197,3 +197,18 @@ func (i *Instance) ListSecrets(prefix string) ([]SecretEntry, error) {
 	sort.Slice(out, func(a, b int) bool { return out[a].Path < out[b].Path })
 	return out, nil
 }
+
+// AppSecretData is an app's section of secrets.yaml as the data of its
+// Kubernetes Secret: each leaf under apps.<app>, keyed by its path below
+// the app (apiKey, dbUrl, db.password). The deploy and a restore's standby
+// write the same Secret from it.
+func AppSecretData(secrets *yamldoc.Doc, app string) map[string][]byte {
+	prefix := "apps." + app + "."
+	out := map[string][]byte{}
+	for path, n := range secrets.Leaves([]string{"apps", app}) {
+		if k, ok := strings.CutPrefix(path, prefix); ok {
+			out[k] = []byte(n.Value)
+		}
+	}
+	return out
+}

@@ -216,7 +216,7 @@ func ClusterState(inst *instance.Instance) ClusterStater {
 			return StateAdded, oneLine(terr)
 		}
 		if ls, sec := listing(ctx, app); ls != nil {
-			if state, detail, ok := listedState(inst, ls, t, appSecretData(sec, app)); ok {
+			if state, detail, ok := listedState(inst, ls, t, instance.AppSecretData(sec, app)); ok {
 				return state, detail
 			}
 		}

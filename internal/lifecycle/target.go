@@ -16,7 +16,6 @@ import (
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/problem"
 	"github.com/wild-cloud/wild/internal/side"
-	"github.com/wild-cloud/wild/internal/yamldoc"
 )
 
 // target is an added app as the cluster operations see it: its compiled
@@ -135,7 +134,7 @@ func secretData(inst *instance.Instance, app string) (map[string][]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	return appSecretData(d, app), nil
+	return instance.AppSecretData(d, app), nil
 }
 
 // secretData is the app's Secret on its active side: on a restored copy
@@ -148,18 +147,6 @@ func (t *target) secretData(inst *instance.Instance) (map[string][]byte, error) 
 	}
 	t.renames.SecretData(data, t.manifest.Restore)
 	return data, nil
-}
-
-func appSecretData(d *yamldoc.Doc, app string) map[string][]byte {
-	prefix := "apps." + app + "."
-	out := map[string][]byte{}
-	for path, n := range d.Leaves([]string{"apps", app}) {
-		if !strings.HasPrefix(path, prefix) {
-			continue
-		}
-		out[strings.TrimPrefix(path, prefix)] = []byte(n.Value)
-	}
-	return out
 }
 
 // compiledText is every compiled resource file of the app, concatenated.
