@@ -133,11 +133,20 @@ func NewRunner(dir string, bus *Bus, m *Metrics) (*Runner, error) {
 	if err := r.load(); err != nil {
 		return nil, err
 	}
+	type subject struct{ instance, app string }
+	subjects := map[subject]bool{}
 	for _, ri := range r.List(Topic{}) {
+		subjects[subject{ri.Instance, ri.App}] = true
 		if ri.Status == Running {
 			r.finish(&run{info: ri}, Interrupted, nil, &ErrorBody{Code: problem.Internal,
 				Message: "the daemon stopped while this operation ran; run it again (operations are idempotent)"})
 		}
+	}
+	// A directory from before the bound, or from a daemon that stopped
+	// mid-prune, is brought within it at once, not only for the subjects
+	// that run again.
+	for s := range subjects {
+		r.prune(s.instance, s.app)
 	}
 	return r, nil
 }
