@@ -419,14 +419,15 @@ func (r *Runner) save(ri RunInfo) error {
 }
 
 // NewID names an operation the way operation records are named, so the
-// daemon's record and the service layer's record share one id.
+// daemon's record and the service layer's record share one id; an
+// instance-wide operation names the instance where the app would stand.
 func NewID(action, app string) string {
-	subject := "instance"
+	now := time.Now()
 	if app != "" {
-		subject = "app_" + app
+		return operation.NewID(action, app, now)
 	}
-	ts := strings.ReplaceAll(time.Now().UTC().Format("20060102T150405.000000000Z"), ".", "")
-	return fmt.Sprintf("op_%s_%s_%s", action, subject, ts)
+	ts := strings.ReplaceAll(now.UTC().Format("20060102T150405.000000000Z"), ".", "")
+	return fmt.Sprintf("op_%s_instance_%s", action, ts)
 }
 
 func validID(id string) error {

@@ -57,7 +57,7 @@ safe point, then are cancelled and recorded as such.`,
 				}
 			}
 			if os.Getenv("GOGC") == "" {
-				debug.SetGCPercent(100) // a daemon's memory matters more than a command's (cmd/wild)
+				debug.SetGCPercent(100) // a daemon's memory matters more than a command's (internal/shortlived)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

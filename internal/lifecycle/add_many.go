@@ -22,8 +22,8 @@ type AddMany struct {
 	Apps []string
 }
 
-// Run takes every app's lock (instance.LockApps) and adds them. The results follow the order the apps
-// were added in.
+// Run takes every app's lock (instance.LockApps) and adds them. The
+// results follow the order the apps were added in.
 func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
 	pkgs, err := a.packages()
 	if err != nil {

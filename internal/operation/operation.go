@@ -297,9 +297,10 @@ func (o *Op) end(ctx context.Context, err error) {
 // FinishAll is Finish for several operations at once, ops[i] ending with
 // errs[i]: their final records are made durable together, in two rounds
 // of fsyncs instead of two per record (an add of many apps). A record an
-// instance commit already wrote (Final) and that succeeded is left as is. It returns
-// each operation's error as Finish would, with secret values removed; a
-// record that could not be written makes every nil one that error.
+// instance commit already wrote (Final) and that succeeded is left as is.
+// It returns each operation's error as Finish would, with secret values
+// removed; a record that could not be written makes every nil one that
+// error.
 func FinishAll(ops []*Op, errs []error) []error {
 	var files []fsutil.File
 	out := make([]error, len(ops))
@@ -498,7 +499,8 @@ func prune(opsDir, app string) {
 // the one with id except, from the file names alone (no record is read).
 // It reads the directory unsorted, a batch at a time, and stops at the
 // first match: an instance keeps up to Keep records per app, thousands in
-// all, and sorting them all (os.ReadDir) cost a no-op deploy ~2 ms.
+// all, and sorting them all (os.ReadDir) cost every deploy 1.25 ms at
+// 2,200 records (BenchmarkRan).
 func Ran(opsDir, action, app, except string) bool {
 	d, err := os.Open(opsDir)
 	if err != nil {
