@@ -37,7 +37,11 @@ func TestLinkComponentsReplacesSeparateBinaries(t *testing.T) {
 
 // TestComponentStartedThroughLinkIsAlive: liveness compares the recorded
 // path with argv[0] in /proc/PID/cmdline, which must be the link's path,
-// not the multi-call binary it resolves to.
+// not the multi-call binary it resolves to. It must hold the moment
+// startProcess returns. The kernel lays out the command line a moment
+// after exec lets the parent go, and a check in that moment read it empty
+// (in CI once; on a quiet machine about one start in thousands), so this
+// starts a thousand.
 func TestComponentStartedThroughLinkIsAlive(t *testing.T) {
 	bin := t.TempDir()
 	sleep, err := filepath.EvalSymlinks("/bin/sleep")
@@ -48,13 +52,17 @@ func TestComponentStartedThroughLinkIsAlive(t *testing.T) {
 	if err := os.Symlink(sleep, link); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := startProcess(t.TempDir(), Scheduler, link, []string{"30"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(rec.PID, syscall.SIGKILL) })
-	if !rec.alive() {
+	dir := t.TempDir()
+	for range 1000 {
+		rec, err := startProcess(dir, Scheduler, link, []string{"30"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alive, exiting := rec.alive(), rec.exiting()
 		argv0, _ := rec.argv0()
-		t.Fatalf("process started through %s not alive; argv[0] is %q", link, argv0)
+		_ = syscall.Kill(rec.PID, syscall.SIGKILL)
+		if !alive || exiting {
+			t.Fatalf("process started through %s: alive %v, exiting %v; argv[0] is %q", link, alive, exiting, argv0)
+		}
 	}
 }

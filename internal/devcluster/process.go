@@ -123,7 +123,24 @@ func startProcess(dir, component, path string, args []string) (procRecord, error
 	go func() { _ = cmd.Wait() }()
 	rec := procRecord{PID: cmd.Process.Pid, Path: path, Args: args}
 	rec.StartTime, _ = procStartTime(rec.PID)
+	rec.awaitExec(time.Second)
 	return rec, nil
+}
+
+// awaitExec waits until the kernel has laid out the new program's command
+// line. Start returns once exec is past its point of no return, a moment
+// before that; until then /proc/PID/cmdline is empty, which alive and
+// exiting would read as "not ours" and "on its way out" (seen in about
+// one start in fifteen).
+func (r procRecord) awaitExec(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		argv0, ok := r.argv0()
+		if !ok || argv0 != "" {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // alive reports whether the recorded process is still the one we started
