@@ -14,8 +14,8 @@ ROUNDS=${ROUNDS:-3}
 TMP=$(mktemp -d)
 trap 'for d in "$TMP"/data-*; do [ -d "$d/devcluster" ] && WILD_CENTRAL_DATA=$d "$TMP/wild" down >/dev/null 2>&1 || true; done; rm -rf "$TMP"' EXIT
 
-go build -o "$TMP/wild" ./cmd/wild
-go build -o "$TMP/floor" ./bench/floor
+CGO_ENABLED=0 go build -o "$TMP/wild" ./cmd/wild
+CGO_ENABLED=0 go build -o "$TMP/floor" ./bench/floor
 "$TMP/wild" dev cluster build >/dev/null
 command -v kubectl >/dev/null || { echo "kubectl is needed for way (b)" >&2; exit 1; }
 

@@ -17,7 +17,7 @@ export WILD_CENTRAL_DATA=$TMP/data
 trap '"$TMP/wild" down >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-go build -o "$TMP/wild" ./cmd/wild
+CGO_ENABLED=0 go build -o "$TMP/wild" ./cmd/wild
 if [ "${COLD:-}" = 1 ]; then
   start=$(date +%s)
   echo "cold build start, load $(load)"

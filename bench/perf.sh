@@ -24,9 +24,10 @@ TMP=$(mktemp -d)
 trap 'for d in "$TMP"/data-*; do [ -d "$d/devcluster" ] && WILD_CENTRAL_DATA=$d "$TMP/wild" down >/dev/null 2>&1 || true; done; rm -rf "$TMP"' EXIT
 
 # WILD_BIN measures another build of wild (e.g. the previous commit's) with
-# the same script, for a before/after comparison.
-if [ -n "${WILD_BIN:-}" ]; then cp "$WILD_BIN" "$TMP/wild"; else go build -o "$TMP/wild" ./cmd/wild; fi
-go build -o "$TMP/floor" ./bench/floor
+# the same script, for a before/after comparison. Both programs are built
+# as make build builds wild: static, without cgo.
+if [ -n "${WILD_BIN:-}" ]; then cp "$WILD_BIN" "$TMP/wild"; else CGO_ENABLED=0 go build -o "$TMP/wild" ./cmd/wild; fi
+CGO_ENABLED=0 go build -o "$TMP/floor" ./bench/floor
 "$TMP/wild" dev cluster build >/dev/null
 
 APPS="postgres mysql redis memcached hello ghost gitea listmonk vaultwarden immich nextcloud" # dependency order

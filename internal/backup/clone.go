@@ -496,7 +496,7 @@ func cloneDatabase(ctx context.Context, a *App, in Reader, e *StrategyEntry) (st
 	}
 	key := e.Params["configKey"]
 	target, ok := a.configString(key)
-	if !ok || !dbName.MatchString(target) {
+	if !ok || !dbName().MatchString(target) {
 		return "", fmt.Errorf("%s: config apps.%s.%s is %q, not a database name", a.Name, a.Name, key, target)
 	}
 	px, err := serverPod(ctx, a, server)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wild-cloud/wild/internal/crashpoint"
+	"github.com/wild-cloud/wild/internal/lazyre"
 	"github.com/wild-cloud/wild/internal/problem"
 )
 
@@ -120,9 +120,9 @@ done
 
 // dbName is what a database may be called here: it is spliced into SQL,
 // so nothing outside this set is accepted.
-var portRE = regexp.MustCompile(`^[0-9]{1,5}$`)
+var portRE = lazyre.New(`^[0-9]{1,5}$`)
 
-var dbName = regexp.MustCompile(`^[A-Za-z0-9_]{1,63}$`)
+var dbName = lazyre.New(`^[A-Za-z0-9_]{1,63}$`)
 
 // dbStrategy backs up one database of the app by a logical dump streamed
 // from the server's pod, and restores it into `{db}_{color}`.
@@ -152,7 +152,7 @@ func (s *dbStrategy) baseDB(a *App) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%s: config apps.%s.%s (restore.databases.configKey) is not set; set it or fix the manifest", a.Name, a.Name, s.configKey)
 	}
-	if !dbName.MatchString(db) || !dbName.MatchString(db+"_green") {
+	if !dbName().MatchString(db) || !dbName().MatchString(db+"_green") {
 		return "", fmt.Errorf("%s: database name %q (apps.%s.%s) is not a plain name of letters, digits and _", a.Name, db, a.Name, s.configKey)
 	}
 	return db, nil
@@ -204,7 +204,7 @@ func (s *dbStrategy) Backup(ctx context.Context, a *App) ([]Stream, map[string]s
 func (s *dbStrategy) Restore(ctx context.Context, a *App, in Reader, e *StrategyEntry) error {
 	src := e.Params["dbName"]
 	target := orName(e.Params["baseName"], src) + "_" + a.Color
-	if !dbName.MatchString(src) || !dbName.MatchString(target) {
+	if !dbName().MatchString(src) || !dbName().MatchString(target) {
 		return fmt.Errorf("plan names database %q, which is not a plain name", src)
 	}
 	// The standby database is dropped and made afresh: never the live one.
@@ -235,7 +235,7 @@ func (s *dbStrategy) Remove(ctx context.Context, a *App, e *StrategyEntry) (stri
 	if old == "" || old == e.Restore["dbName"] || old == a.liveName(orName(e.Params["baseName"], old), "_") {
 		return "", nil // never the side that serves
 	}
-	if !dbName.MatchString(old) {
+	if !dbName().MatchString(old) {
 		return "", fmt.Errorf("plan names database %q, which is not a plain name", old)
 	}
 	px, err := serverPod(ctx, a, s.server)
@@ -270,7 +270,7 @@ func serverPod(ctx context.Context, a *App, server string) (podExec, error) {
 		p := &pods.Items[i]
 		if p.DeletionTimestamp == nil && podReady(p) && len(p.Spec.Containers) > 0 {
 			px := podExec{kube: a.Kube, namespace: ns, pod: p.Name, container: p.Spec.Containers[0].Name, app: server}
-			if port, err := a.Instance.GetConfig("apps." + server + ".port"); err == nil && portRE.MatchString(fmt.Sprint(port)) {
+			if port, err := a.Instance.GetConfig("apps." + server + ".port"); err == nil && portRE().MatchString(fmt.Sprint(port)) {
 				px.env = "export WILD_DB_PORT=" + fmt.Sprint(port) + "; "
 			}
 			return px, nil
@@ -310,7 +310,7 @@ func (s *dbStrategy) release() {
 // tableSums asks the server for each table's row count and checksum in
 // db, in the exported snapshot snap when it is not "".
 func (s *dbStrategy) tableSums(ctx context.Context, a *App, db, snap string) (map[string]string, error) {
-	if !dbName.MatchString(db) {
+	if !dbName().MatchString(db) {
 		return nil, fmt.Errorf("database %q is not a plain name", db)
 	}
 	px, err := serverPod(ctx, a, s.server)

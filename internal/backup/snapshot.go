@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/wild-cloud/wild/internal/kube"
+	"github.com/wild-cloud/wild/internal/lazyre"
 )
 
 // heldSnapshot is a transaction held open in the database pod, whose
@@ -25,7 +25,7 @@ type heldSnapshot struct {
 
 // snapshotID is what pg_export_snapshot returns (e.g. 00000003-0000001B-1);
 // it is checked before it reaches a command line.
-var snapshotID = regexp.MustCompile(`^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$`)
+var snapshotID = lazyre.New(`^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$`)
 
 // exportWait bounds waiting for the snapshot's id: the session only runs
 // one statement, so a longer wait means a stuck exec.
@@ -57,7 +57,7 @@ func (p podExec) exportSnapshot(ctx context.Context, script, db string) (*heldSn
 	defer timeout.Stop()
 	select {
 	case id := <-first.got:
-		if !snapshotID.MatchString(id) {
+		if !snapshotID().MatchString(id) {
 			h.release()
 			return nil, fmt.Errorf("the server exported the snapshot %q, which is not a snapshot id", id)
 		}

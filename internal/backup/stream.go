@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/wild-cloud/wild/internal/kube"
+	"github.com/wild-cloud/wild/internal/lazyre"
 	"github.com/wild-cloud/wild/internal/problem"
 )
 
@@ -49,7 +49,7 @@ func inScript(cmd string) string {
 	return streamPrelude + `tee "$d/a" "$d/b" | { (` + cmd + `); echo $? > "$d/rc"; }` + streamReport
 }
 
-var reportLine = regexp.MustCompile(`wild-stream bytes=(\d*) sha256=([0-9a-f]*) rc=(\d+)`)
+var reportLine = lazyre.New(`wild-stream bytes=(\d*) sha256=([0-9a-f]*) rc=(\d+)`)
 
 // tally is what one end of a stream saw.
 type tally struct {
@@ -59,7 +59,7 @@ type tally struct {
 
 // podTally parses the pod's report from its stderr.
 func podTally(stderr string) (tally, bool) {
-	m := reportLine.FindAllStringSubmatch(stderr, -1)
+	m := reportLine().FindAllStringSubmatch(stderr, -1)
 	if len(m) == 0 {
 		return tally{}, false
 	}
@@ -258,7 +258,7 @@ func (r *execReader) Close() error {
 	return r.err
 }
 
-func stripReport(s string) string { return reportLine.ReplaceAllString(s, "") }
+func stripReport(s string) string { return reportLine().ReplaceAllString(s, "") }
 
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")

@@ -250,7 +250,7 @@ func discard(ctx context.Context, a *App, plan *RecoveryPlan) ([]string, error) 
 		}
 		base := orName(e.Params["baseName"], e.Params["dbName"])
 		target := base + "_" + VerifyColor
-		if !dbName.MatchString(target) || target == a.liveName(base, "_") {
+		if !dbName().MatchString(target) || target == a.liveName(base, "_") {
 			errs = append(errs, fmt.Errorf("refusing to drop database %q", target))
 			continue
 		}

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wild-cloud/wild/internal/lazyre"
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/yamldoc"
 )
@@ -116,9 +116,9 @@ func (e *ManifestError) Error() string {
 
 // secretKey is what a secret may be called: it becomes a key of the app's
 // Kubernetes Secret, and a dot would nest it in secrets.yaml.
-var secretKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+var secretKey = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLine = lazyre.New(`^yaml: line (\d+): (.*)$`)
 
 type parser struct {
 	file string
@@ -140,7 +140,7 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		msg := err.Error()
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		if m := yamlLine().FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			return nil, &ManifestError{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
 		}
@@ -380,7 +380,7 @@ func (p *parser) defaultSecrets(v *yaml.Node) error {
 		if k := f["key"]; k != nil && !isNull(k) {
 			s.Key = k.Value
 		}
-		if !secretKey.MatchString(s.Key) {
+		if !secretKey().MatchString(s.Key) {
 			return p.errf(it, "defaultSecrets: invalid key %q: use letters, digits, '-' and '_' (it becomes a Secret key)", s.Key)
 		}
 		if seen[s.Key] {
@@ -450,7 +450,7 @@ func (p *parser) validate(root *yaml.Node) error {
 			at = reqNode.Content[i]
 		}
 		ref, key, ok := strings.Cut(rs, ".")
-		if !ok || ref == "" || !secretKey.MatchString(key) {
+		if !ok || ref == "" || !secretKey().MatchString(key) {
 			return p.errf(at, "requiredSecrets: %q must be <ref>.<key>, e.g. db.password", rs)
 		}
 		if _, ok := m.Requirement(ref); !ok {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"regexp"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/wild-cloud/wild/internal/fsutil"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/lazyre"
 )
 
 // Ignored lists what never enters history. secrets.yaml and kubeconfig
@@ -193,12 +193,12 @@ func Head(inst *instance.Instance) (string, error) {
 	return ref.Hash().String(), nil
 }
 
-var scopeRe = regexp.MustCompile(`^[a-z]+\(([a-z0-9][a-z0-9-]*)\):`)
+var scopeRe = lazyre.New(`^[a-z]+\(([a-z0-9][a-z0-9-]*)\):`)
 
 // Scope returns the scope of a conventional message ("ghost" for
 // "config(ghost): set ..."), or "".
 func Scope(message string) string {
-	if m := scopeRe.FindStringSubmatch(message); m != nil {
+	if m := scopeRe().FindStringSubmatch(message); m != nil {
 		return m[1]
 	}
 	return ""

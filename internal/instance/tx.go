@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/fsutil"
+	"github.com/wild-cloud/wild/internal/lazyre"
 )
 
 // Tx stages changes to several instance paths and applies them with a
@@ -92,14 +92,14 @@ func (i *Instance) checkTarget(rel string) error {
 	return nil
 }
 
-var stagedName = regexp.MustCompile(`^[fd][0-9]+$`)
+var stagedName = lazyre.New(`^[fd][0-9]+$`)
 
 // checkJournal validates every op of a journal before any is applied.
 func (i *Instance) checkJournal(ops []txOp) error {
 	for _, op := range ops {
 		switch op.Kind {
 		case "file", "dir":
-			if !stagedName.MatchString(op.Staged) {
+			if !stagedName().MatchString(op.Staged) {
 				return fmt.Errorf("staged name %q is not one wild writes", op.Staged)
 			}
 		case "remove":

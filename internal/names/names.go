@@ -3,10 +3,11 @@ package names
 
 import (
 	"fmt"
-	"regexp"
+
+	"github.com/wild-cloud/wild/internal/lazyre"
 )
 
-var label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+var label = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // Validate checks that name is a DNS-1123 label: lower case letters, digits
 // and '-', starting and ending with a letter or digit, at most 63
@@ -18,7 +19,7 @@ func Validate(kind, name string) error {
 		return fmt.Errorf("%s name is empty", kind)
 	case len(name) > 63:
 		return fmt.Errorf("%s name %q is %d characters long; the limit is 63", kind, truncate(name), len(name))
-	case !label.MatchString(name):
+	case !label().MatchString(name):
 		return fmt.Errorf("invalid %s name %q: use lower-case letters, digits and '-', starting and ending with a letter or digit (no '/', '..' or upper case)", kind, truncate(name))
 	}
 	return nil

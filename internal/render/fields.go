@@ -22,7 +22,7 @@ func Fields(name string, line int, text string) ([]Field, error) {
 	if !strings.Contains(text, "{{") {
 		return nil, nil
 	}
-	base, err := baseTemplate.Clone()
+	base, err := baseTemplate().Clone()
 	if err != nil {
 		return nil, err
 	}

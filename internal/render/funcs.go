@@ -14,12 +14,10 @@ import (
 // maxRepeat bounds repeat-like functions (see MaxOutput).
 const maxRepeat = 1 << 20
 
-// funcs is built once: text/template copies it into every template.
-// Sprig's hermetic set leaves out env, random and clock functions, so a
-// package compiles to the same bytes every time (re-running `add` must not
-// report changes that aren't there).
-var funcs = buildFuncs()
-
+// buildFuncs runs once, for baseTemplate: text/template copies the map
+// into every template. Sprig's hermetic set leaves out env, random and
+// clock functions, so a package compiles to the same bytes every time
+// (re-running `add` must not report changes that aren't there).
 func buildFuncs() template.FuncMap {
 	f := sprig.HermeticTxtFuncMap()
 	extra := template.FuncMap{

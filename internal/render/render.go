@@ -188,7 +188,7 @@ func (e *Engine) parse(name string, line int, text string) (*parsed, error) {
 	}
 	// Cloning a prepared base copies two maps; Funcs would re-validate
 	// every function by reflection, which was most of a cold parse.
-	base, err := baseTemplate.Clone()
+	base, err := baseTemplate().Clone()
 	if err != nil {
 		return nil, &Error{File: name, Line: line, Msg: err.Error(), Err: err}
 	}
@@ -201,7 +201,7 @@ func (e *Engine) parse(name string, line int, text string) (*parsed, error) {
 		// too grew it by a step per parse, process-wide, so every later
 		// parse walked a longer tree (a cold parse went from 0.7 to 28 ms
 		// within one benchmark run), and concurrent parses raced on it.
-		if tt.Tree != nil && tt.Name() != baseTemplate.Name() {
+		if tt.Tree != nil && tt.Name() != baseTemplate().Name() {
 			rewrite(tt.Tree)
 			addSteps(tt.Tree)
 		}
@@ -216,7 +216,12 @@ func (e *Engine) parse(name string, line int, text string) (*parsed, error) {
 	return p, nil
 }
 
-var baseTemplate = template.Must(template.New("").Option("missingkey=error").Funcs(funcs).Parse(""))
+// baseTemplate is built on first use, not at start: most wild processes
+// (a no-op deploy, a status, a list) render nothing, and building it was a
+// measurable part of every process's start (README, Performance).
+var baseTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Option("missingkey=error").Funcs(buildFuncs()).Parse(""))
+})
 
 // Error is a template failure: a syntax error, a missing key, or a
 // function that failed. Line is the line in File, counting from 1.

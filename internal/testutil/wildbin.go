@@ -48,6 +48,7 @@ func WildBinary() (string, error) {
 		tmp := filepath.Join(dir, fmt.Sprintf(".wild-%d", os.Getpid()))
 		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/wild")
 		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as shipped: make build
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/wild: %v\n%s", err, out)
 			return

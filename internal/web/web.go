@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/lazyre"
 	"github.com/wild-cloud/wild/internal/lifecycle"
 )
 
@@ -266,7 +266,7 @@ func fieldsOf(schema []catalog.Field, current, resolved map[string]any) []field 
 			v, set = fmt.Sprint(c), true
 		}
 		check := f.Type
-		if s, ok := f.Default.(string); ok && f.Type == "string" && digits.MatchString(s) {
+		if s, ok := f.Default.(string); ok && f.Type == "string" && digits().MatchString(s) {
 			check = "integer"
 		}
 		fd := field{Field: f, ID: "f-" + strings.ReplaceAll(f.Path, ".", "-"), Value: v, Check: check, Set: set}
@@ -278,7 +278,7 @@ func fieldsOf(schema []catalog.Field, current, resolved map[string]any) []field 
 	return out
 }
 
-var digits = regexp.MustCompile(`^[0-9]+$`)
+var digits = lazyre.New(`^[0-9]+$`)
 
 func lookup(m map[string]any, path string) (any, bool) {
 	var cur any = m

@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wild-cloud/wild/internal/lazyre"
 )
 
 // Doc is one YAML document whose root is a mapping.
@@ -36,7 +37,7 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLine = lazyre.New(`^yaml: line (\d+): (.*)$`)
 
 // Parse reads data as a YAML mapping document. An empty file is an empty
 // mapping. file is used in errors only.
@@ -64,7 +65,7 @@ func Parse(file string, data []byte) (*Doc, error) {
 
 func toParseError(file string, err error) error {
 	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		var line int
 		fmt.Sscanf(m[1], "%d", &line)
 		return &ParseError{File: file, Line: line, Msg: m[2]}
@@ -110,7 +111,7 @@ func EncodeNode(n *yaml.Node) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-var segment = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]*$`)
+var segment = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_-]*$`)
 
 // ParsePath splits a dotted path such as "apps.ghost.port".
 func ParsePath(p string) ([]string, error) {
@@ -119,7 +120,7 @@ func ParsePath(p string) ([]string, error) {
 	}
 	parts := strings.Split(p, ".")
 	for _, s := range parts {
-		if !segment.MatchString(s) {
+		if !segment().MatchString(s) {
 			return nil, fmt.Errorf("invalid path %q: each part between dots must be letters, digits, '_' or '-' (e.g. apps.ghost.port)", p)
 		}
 	}

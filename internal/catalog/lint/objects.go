@@ -3,7 +3,6 @@ package lint
 import (
 	"io/fs"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/lazyre"
 	"github.com/wild-cloud/wild/internal/render"
 )
 
@@ -19,7 +19,7 @@ func (p *pkgLint) objects(f string, out []byte) {
 	docs, err := decodeDocs(out)
 	if err != nil {
 		line := 0
-		if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
+		if m := yamlErrLine().FindStringSubmatch(err.Error()); m != nil {
 			line, _ = strconv.Atoi(m[1])
 		}
 		p.add(p.dir, p.file(f), line, Error, RuleYAML, "not valid YAML once rendered: %v", err)
@@ -97,7 +97,7 @@ func (p *pkgLint) podTemplate(f, kind, name string, tmpl *yaml.Node) {
 	}
 }
 
-var createStmt = regexp.MustCompile(`(?i)\bCREATE\s+(DATABASE|USER|ROLE|TABLE|SCHEMA|EXTENSION)\b`)
+var createStmt = lazyre.New(`(?i)\bCREATE\s+(DATABASE|USER|ROLE|TABLE|SCHEMA|EXTENSION)\b`)
 
 // idempotent warns about CREATE statements a second run would fail on:
 // db-init Jobs run again on every deploy.
@@ -106,7 +106,7 @@ func (p *pkgLint) idempotent(f string, spec *yaml.Node) {
 	walk = func(n *yaml.Node) {
 		if n.Kind == yaml.ScalarNode {
 			for i, ln := range strings.Split(n.Value, "\n") {
-				if !createStmt.MatchString(ln) {
+				if !createStmt().MatchString(ln) {
 					continue
 				}
 				u := strings.ToUpper(ln)

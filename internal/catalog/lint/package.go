@@ -6,13 +6,13 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/lazyre"
 	"github.com/wild-cloud/wild/internal/render"
 )
 
@@ -258,4 +258,4 @@ func decodeDocs(data []byte) ([]*yaml.Node, error) {
 	}
 }
 
-var yamlErrLine = regexp.MustCompile(`line (\d+)`)
+var yamlErrLine = lazyre.New(`line (\d+)`)

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/lazyre"
 )
 
 // conv converts one package.
@@ -81,14 +81,14 @@ func (c *conv) human(file string, line int, format string, args ...any) {
 
 const mf = catalog.ManifestFile
 
-var unquoted = regexp.MustCompile(`^(\s*(?:- )?(?:[A-Za-z0-9_-]+:\s+)?)(\{\{.*\}\}[^#]*?)\s*$`)
+var unquoted = lazyre.New(`^(\s*(?:- )?(?:[A-Za-z0-9_-]+:\s+)?)(\{\{.*\}\}[^#]*?)\s*$`)
 
 // quoteTemplates quotes `key: {{ ... }}`, which YAML would read as a
 // mapping.
 func (c *conv) quoteTemplates(raw []byte) []byte {
 	lines := strings.Split(string(raw), "\n")
 	for i, ln := range lines {
-		if m := unquoted.FindStringSubmatch(ln); m != nil {
+		if m := unquoted().FindStringSubmatch(ln); m != nil {
 			lines[i] = m[1] + `"` + strings.ReplaceAll(m[2], `"`, `\"`) + `"`
 			c.changed(mf, i+1, "quoted the template %s (YAML reads an unquoted {{ }} as a mapping)", m[2])
 		}
@@ -256,7 +256,7 @@ func (c *conv) typeOf(ref string) string {
 	return ""
 }
 
-var appsRef = regexp.MustCompile(`\bapps\.([a-z0-9]+(?:-[a-z0-9]+)*)\.`)
+var appsRef = lazyre.New(`\bapps\.([a-z0-9]+(?:-[a-z0-9]+)*)\.`)
 
 // addImpliedRequires adds the dependencies the older format used without
 // declaring: apps.X.* references and hard-coded hostnames.
@@ -270,7 +270,7 @@ func (c *conv) addImpliedRequires() {
 	texts[mf] = buf.Bytes()
 	for _, f := range slices.Sorted(mapsKeys(texts)) {
 		for i, ln := range strings.Split(string(texts[f]), "\n") {
-			for _, m := range appsRef.FindAllStringSubmatch(ln, -1) {
+			for _, m := range appsRef().FindAllStringSubmatch(ln, -1) {
 				c.need(m[1], f, i+1, "apps."+m[1])
 			}
 			for _, t := range slices.Sorted(mapsKeys(c.deps)) {
@@ -372,9 +372,9 @@ func (c *conv) checkDepSecret(ref, key, file string, line int) {
 }
 
 var (
-	pvcKind  = regexp.MustCompile(`(?m)^kind:\s*PersistentVolumeClaim\s*$`)
-	metaName = regexp.MustCompile(`(?m)^metadata:\s*\n(?:\s+.*\n)*?\s+name:\s*["']?([^"'\s]+)`)
-	dbInit   = regexp.MustCompile(`(?m)^\s+name:\s*\S*db-init`)
+	pvcKind  = lazyre.New(`(?m)^kind:\s*PersistentVolumeClaim\s*$`)
+	metaName = lazyre.New(`(?m)^metadata:\s*\n(?:\s+.*\n)*?\s+name:\s*["']?([^"'\s]+)`)
+	dbInit   = lazyre.New(`(?m)^\s+name:\s*\S*db-init`)
 )
 
 // secretsEmbedding lists the defaultSecrets whose default template uses expr.
@@ -405,12 +405,12 @@ func (c *conv) restore() {
 			continue
 		}
 		for _, doc := range strings.Split(string(c.files[f]), "\n---") {
-			if pvcKind.MatchString(doc) {
-				if m := metaName.FindStringSubmatch(doc); m != nil && !strings.Contains(m[1], "{{") {
+			if pvcKind().MatchString(doc) {
+				if m := metaName().FindStringSubmatch(doc); m != nil && !strings.Contains(m[1], "{{") {
 					vols = append(vols, m[1])
 				}
 			}
-			hasDBInit = hasDBInit || dbInit.MatchString(doc) && strings.Contains(doc, "kind: Job")
+			hasDBInit = hasDBInit || dbInit().MatchString(doc) && strings.Contains(doc, "kind: Job")
 		}
 	}
 	r := &yaml.Node{Kind: yaml.MappingNode}

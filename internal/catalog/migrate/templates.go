@@ -1,25 +1,26 @@
 package migrate
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wild-cloud/wild/internal/lazyre"
 )
 
 var (
-	action = regexp.MustCompile(`\{\{.*?\}\}`)
+	action = lazyre.New(`\{\{.*?\}\}`)
 	// (prefix)(\$?).apps.X.path — prefix keeps .apps from matching inside
 	// a longer chain such as $x.apps.
-	appsField = regexp.MustCompile(`(^|[^A-Za-z0-9_)\]])(\$?)\.apps\.([a-z0-9]+(?:-[a-z0-9]+)*)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)`)
-	globField = regexp.MustCompile(`(^|[^A-Za-z0-9_)\]])(\$?)\.(cloud|cluster|operator)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)`)
+	appsField = lazyre.New(`(^|[^A-Za-z0-9_)\]])(\$?)\.apps\.([a-z0-9]+(?:-[a-z0-9]+)*)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)`)
+	globField = lazyre.New(`(^|[^A-Za-z0-9_)\]])(\$?)\.(cloud|cluster|operator)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)`)
 )
 
 // rewriteActions applies fn to each {{ }} action of a line.
 func rewriteActions(line string, fn func(string) string) string {
-	return action.ReplaceAllStringFunc(line, fn)
+	return action().ReplaceAllStringFunc(line, fn)
 }
 
 // defaultConfig converts values: numbers become strings, templates use the
@@ -82,8 +83,8 @@ func (c *conv) configValue(path string, n *yaml.Node) {
 		}
 	}
 	v = rewriteActions(v, func(a string) string {
-		a = appsField.ReplaceAllStringFunc(a, func(m string) string {
-			s := appsField.FindStringSubmatch(m)
+		a = appsField().ReplaceAllStringFunc(a, func(m string) string {
+			s := appsField().FindStringSubmatch(m)
 			pre, dollar, x, rest := s[1], s[2], s[3], s[4]
 			if x == c.name {
 				return pre + dollar + ".app" + rest
@@ -221,8 +222,8 @@ func (c *conv) resourceHosts(f string, line int, ln string) string {
 }
 
 func (c *conv) resourceAction(f string, line int, a string) string {
-	a = appsField.ReplaceAllStringFunc(a, func(m string) string {
-		s := appsField.FindStringSubmatch(m)
+	a = appsField().ReplaceAllStringFunc(a, func(m string) string {
+		s := appsField().FindStringSubmatch(m)
 		pre, dollar, x, rest := s[1], s[2], s[3], s[4]
 		if x == c.name {
 			if key := strings.Split(rest[1:], ".")[0]; !c.hasConfig(key) {
@@ -237,8 +238,8 @@ func (c *conv) resourceAction(f string, line int, a string) string {
 		c.checkDepConfig(ref, rest, f, line)
 		return pre + dollar + "." + c.configKeyFor(".apps."+ref+rest, f, line)
 	})
-	return globField.ReplaceAllStringFunc(a, func(m string) string {
-		s := globField.FindStringSubmatch(m)
+	return globField().ReplaceAllStringFunc(a, func(m string) string {
+		s := globField().FindStringSubmatch(m)
 		return s[1] + s[2] + "." + c.configKeyFor("."+s[3]+s[4], f, line)
 	})
 }
@@ -249,20 +250,20 @@ func (c *conv) hasConfig(key string) bool {
 }
 
 var (
-	keyLine  = regexp.MustCompile(`^(\s*(?:- )?key:\s*)(["']?)(apps\.[^"'\s]+)(["']?)\s*$`)
-	nameLine = regexp.MustCompile(`^\s*(?:- )?name:\s*["']?([^"'\s]+)["']?\s*$`)
+	keyLine  = lazyre.New(`^(\s*(?:- )?key:\s*)(["']?)(apps\.[^"'\s]+)(["']?)\s*$`)
+	nameLine = lazyre.New(`^\s*(?:- )?name:\s*["']?([^"'\s]+)["']?\s*$`)
 )
 
 // secretKeyRefs rewrites full-path keys in secretKeyRef blocks.
 func (c *conv) secretKeyRefs(f string, lines []string) {
 	for i, ln := range lines {
-		m := keyLine.FindStringSubmatch(ln)
+		m := keyLine().FindStringSubmatch(ln)
 		if m == nil || !nearSecretKeyRef(lines, i) {
 			continue
 		}
 		secret := ""
 		for j := max(0, i-3); j < min(len(lines), i+4); j++ {
-			if nm := nameLine.FindStringSubmatch(lines[j]); nm != nil && j != i && indent(lines[j]) == indent(strings.Replace(ln, "- ", "  ", 1)) {
+			if nm := nameLine().FindStringSubmatch(lines[j]); nm != nil && j != i && indent(lines[j]) == indent(strings.Replace(ln, "- ", "  ", 1)) {
 				secret = nm[1]
 			}
 		}
