@@ -28,19 +28,21 @@ trap 'for d in "$TMP"/data-*; do [ -d "$d/devcluster" ] && WILD_CENTRAL_DATA=$d 
 # as make build builds wild: static, without cgo.
 if [ -n "${WILD_BIN:-}" ]; then cp "$WILD_BIN" "$TMP/wild"; else CGO_ENABLED=0 go build -o "$TMP/wild" ./cmd/wild; fi
 CGO_ENABLED=0 go build -o "$TMP/floor" ./bench/floor
+go build -o "$TMP/timeit" ./bench/timeit
 "$TMP/wild" dev cluster build >/dev/null
 
 APPS="postgres mysql redis memcached hello ghost gitea listmonk vaultwarden immich nextcloud" # dependency order
 W=$TMP/wild
-# timed CMD prints "wall_ms cpu_ms" of CMD.
+# timed CMD prints "wall_ms cpu_ms" of CMD, to 0.01 ms (bench/timeit; GNU
+# time's 10 ms steps were half a no-op process).
 # A failed command stops the benchmark: a fast failure is no measurement.
 timed() {
-  if ! /usr/bin/time -f '%e %U %S' -o "$TMP/time" "$@" >"$TMP/cmd.log" 2>&1; then
+  if ! "$TMP/timeit" -o "$TMP/time" -- "$@" >"$TMP/cmd.log" 2>&1; then
     echo "failed: $*" >&2; tail -5 "$TMP/cmd.log" >&2; exit 1
   fi
-  awk '{printf "%d %d\n", $1*1000, ($2+$3)*1000}' "$TMP/time"
+  cat "$TMP/time"
 }
-median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
+median() { sort -g | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 med3() { for _ in 1 2 3; do timed "$@"; done | median; }
 add2() { echo "$1 $2" | awk '{print $1+$3, $2+$4}'; } # "w c" + "w c"
 

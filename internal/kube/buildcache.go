@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -39,13 +40,15 @@ func BuildCached(dir string) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return Build(dir)
 	}
-	if objs, ok := builds.Load(key); ok {
-		return deepCopies(objs), nil
+	if b, ok := builds.Load(key); ok {
+		if objs, err := b.get(); err == nil {
+			return deepCopies(objs), nil
+		}
 	}
 	file := buildCacheFile(key)
 	if raw, err := os.ReadFile(file); err == nil && file != "" {
 		if objs, err := decodeObjects(raw); err == nil {
-			builds.Store(key, deepCopies(objs))
+			builds.Store(key, encodedBuild(raw))
 			touch(file, time.Now())
 			return objs, nil
 		}
@@ -54,12 +57,36 @@ func BuildCached(dir string) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	builds.Store(key, deepCopies(objs))
+	builds.Store(key, keptBuild(deepCopies(objs)))
 	if raw, err := encodeObjects(objs); err == nil && file != "" {
 		writeCacheFile(file, raw)
 		maybePrune(filepath.Join(cacheDir(), "builds"), buildsMaxAge, buildsMaxBytes, time.Now())
 	}
 	return objs, nil
+}
+
+// memoBuild is a build kept in memory, never handed out. One read from
+// the disk cache is kept encoded and decoded on its first reuse: a process
+// that loads each build once, as most CLI commands do, never pays for a
+// copy it would not use.
+type memoBuild struct {
+	once sync.Once
+	raw  []byte
+	objs []*unstructured.Unstructured
+	err  error
+}
+
+func encodedBuild(raw []byte) *memoBuild { return &memoBuild{raw: raw} }
+
+func keptBuild(objs []*unstructured.Unstructured) *memoBuild {
+	b := &memoBuild{objs: objs}
+	b.once.Do(func() {})
+	return b
+}
+
+func (b *memoBuild) get() ([]*unstructured.Unstructured, error) {
+	b.once.Do(func() { b.objs, b.err = decodeObjects(b.raw); b.raw = nil })
+	return b.objs, b.err
 }
 
 func deepCopies(objs []*unstructured.Unstructured) []*unstructured.Unstructured {

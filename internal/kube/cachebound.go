@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Bounds of Wild's caches. Builds are keyed by content, so every edit of
@@ -47,8 +45,8 @@ type buildMemo struct {
 }
 
 type memoEntry struct {
-	key  string
-	objs []*unstructured.Unstructured
+	key   string
+	build *memoBuild
 }
 
 func newBuildMemo(max int) *buildMemo {
@@ -56,7 +54,7 @@ func newBuildMemo(max int) *buildMemo {
 }
 
 // Load returns the stored build; callers copy before handing it out.
-func (m *buildMemo) Load(key string) ([]*unstructured.Unstructured, bool) {
+func (m *buildMemo) Load(key string) (*memoBuild, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	el, ok := m.index[key]
@@ -64,20 +62,20 @@ func (m *buildMemo) Load(key string) ([]*unstructured.Unstructured, bool) {
 		return nil, false
 	}
 	m.order.MoveToFront(el)
-	return el.Value.(*memoEntry).objs, true
+	return el.Value.(*memoEntry).build, true
 }
 
-// Store keeps objs under key, dropping the least recently used entry past
+// Store keeps b under key, dropping the least recently used entry past
 // the bound.
-func (m *buildMemo) Store(key string, objs []*unstructured.Unstructured) {
+func (m *buildMemo) Store(key string, b *memoBuild) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if el, ok := m.index[key]; ok {
-		el.Value.(*memoEntry).objs = objs
+		el.Value.(*memoEntry).build = b
 		m.order.MoveToFront(el)
 		return
 	}
-	m.index[key] = m.order.PushFront(&memoEntry{key, objs})
+	m.index[key] = m.order.PushFront(&memoEntry{key, b})
 	for m.order.Len() > m.max {
 		last := m.order.Back()
 		m.order.Remove(last)

@@ -13,7 +13,7 @@ import (
 // at most its bound, dropping the entry used longest ago.
 func TestBuildMemoEvictsLeastRecentlyUsed(t *testing.T) {
 	m := newBuildMemo(2)
-	objs := []*unstructured.Unstructured{{Object: map[string]any{"kind": "ConfigMap"}}}
+	objs := keptBuild([]*unstructured.Unstructured{{Object: map[string]any{"kind": "ConfigMap"}}})
 	m.Store("a", objs)
 	m.Store("b", objs)
 	if _, ok := m.Load("a"); !ok { // a is now the most recent

@@ -24,7 +24,6 @@ import (
 	"k8s.io/client-go/discovery/cached/disk"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
@@ -57,7 +56,7 @@ const (
 // Client bundles the clients Wild Cloud needs for one cluster.
 type Client struct {
 	Config    *rest.Config
-	Clientset kubernetes.Interface
+	Clientset Clientset
 	Dynamic   dynamic.Interface
 	Discovery discovery.CachedDiscoveryInterface
 	Mapper    *restmapper.DeferredDiscoveryRESTMapper
@@ -143,7 +142,7 @@ func NewClientFromConfig(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating HTTP client for %s: %w", cfg.Host, err)
 	}
-	cs, err := kubernetes.NewForConfigAndClient(pcfg, hc)
+	cs, err := newClientset(pcfg, hc)
 	if err != nil {
 		return nil, fmt.Errorf("creating Kubernetes client for %s: %w", cfg.Host, err)
 	}

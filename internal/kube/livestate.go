@@ -190,6 +190,12 @@ func (ls *LiveState) Check(objs []*unstructured.Unstructured, inv Inventory, sec
 	if err != nil {
 		return AppCheck{}
 	}
+	return ls.check(desired, inv, secretNS, secretName, secretData)
+}
+
+// check is Check on objects already prepared (labelled copies), for a
+// caller that has them: preparing copies every object.
+func (ls *LiveState) check(desired []*unstructured.Unstructured, inv Inventory, secretNS, secretName string, secretData map[string][]byte) AppCheck {
 	entries := map[string]invEntry{}
 	for _, e := range ls.inventories[inv.Name()] {
 		entries[e.Ref.Key()] = e

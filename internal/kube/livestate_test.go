@@ -122,6 +122,16 @@ func TestBuildCachedFollowsContent(t *testing.T) {
 	if err != nil || fromDisk[0].GetNamespace() != "one" {
 		t.Fatalf("build from the disk cache: %v, %v", fromDisk, err)
 	}
+	// The disk read is kept encoded: its first reuse decodes it, later
+	// ones copy; neither sees what a caller did to its copy.
+	fromDisk[0].SetNamespace("mutated")
+	for i := range 2 {
+		reused, err := BuildCached(dir)
+		if err != nil || len(reused) != 1 || reused[0].GetNamespace() != "one" {
+			t.Fatalf("reuse %d of a build read from disk: %v, %v", i+1, reused, err)
+		}
+		reused[0].SetNamespace("mutated")
+	}
 	write("kustomization.yaml", "resources: [cm.yaml]\nnamespace: two\n")
 	changed, err := BuildCached(dir)
 	if err != nil || changed[0].GetNamespace() != "two" {

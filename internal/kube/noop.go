@@ -178,7 +178,7 @@ func (r *noopReads) decide(s DeployState, desired []*unstructured.Unstructured) 
 	if r.ns == nil || phaseOf(r.ns) != PhaseActive || !ownedBy(r.ns, s.Owner) {
 		return nil, false
 	}
-	chk := r.ls.Check(s.Objects, s.Inventory, s.Namespace, s.SecretName, s.SecretData)
+	chk := r.ls.check(desired, s.Inventory, s.Namespace, s.SecretName, s.SecretData)
 	if !chk.Known || !chk.Clean {
 		return nil, false
 	}
