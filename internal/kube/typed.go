@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"errors"
 	"net/http"
 
 	"k8s.io/client-go/discovery"
@@ -46,20 +47,13 @@ func newClientset(cfg *rest.Config, hc *http.Client) (*typedClients, error) {
 		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
 	}
 	var t typedClients
-	var err error
-	if t.core, err = corev1.NewForConfigAndClient(cfg, hc); err != nil {
-		return nil, err
-	}
-	if t.apps, err = appsv1.NewForConfigAndClient(cfg, hc); err != nil {
-		return nil, err
-	}
-	if t.batch, err = batchv1.NewForConfigAndClient(cfg, hc); err != nil {
-		return nil, err
-	}
-	if t.networking, err = networkingv1.NewForConfigAndClient(cfg, hc); err != nil {
-		return nil, err
-	}
-	if t.discovery, err = discovery.NewDiscoveryClientForConfigAndClient(cfg, hc); err != nil {
+	var errs [5]error
+	t.core, errs[0] = corev1.NewForConfigAndClient(cfg, hc)
+	t.apps, errs[1] = appsv1.NewForConfigAndClient(cfg, hc)
+	t.batch, errs[2] = batchv1.NewForConfigAndClient(cfg, hc)
+	t.networking, errs[3] = networkingv1.NewForConfigAndClient(cfg, hc)
+	t.discovery, errs[4] = discovery.NewDiscoveryClientForConfigAndClient(cfg, hc)
+	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
 	return &t, nil
