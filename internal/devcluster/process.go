@@ -130,8 +130,8 @@ func startProcess(dir, component, path string, args []string) (procRecord, error
 // awaitExec waits until the kernel has laid out the new program's command
 // line. Start returns once exec is past its point of no return, a moment
 // before that; until then /proc/PID/cmdline is empty, which alive and
-// exiting would read as "not ours" and "on its way out" (seen in about
-// one start in fifteen).
+// exiting would read as "not ours" and "on its way out" (a read right
+// after Start saw it empty about once in fifteen).
 func (r procRecord) awaitExec(d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
