@@ -1,6 +1,12 @@
 # The two front-door commands are `go run ./cmd/wild up` (see README) and
 # `make test`. Everything the tests need is built or started from here.
 GO ?= go
+# wild is built without cgo, as it is shipped: a static binary starts about
+# a millisecond sooner than one the dynamic loader must set up (README,
+# Performance). Tests and vet use the same setting, so they share one build
+# cache with the binary the tests run (internal/testutil.WildBinary). The
+# control plane's build (cluster-binaries) keeps the environment's setting.
+WILDGO := CGO_ENABLED=0 $(GO)
 
 .PHONY: test test-deps browser build cluster-binaries vet bench bench-add bench-perf bench-deploy bench-api bench-backup
 
@@ -12,7 +18,7 @@ NODE_PACKAGES := containerd runc containernetworking-plugins iptables conntrack 
 # Integration tests start their own control plane per package, which needs
 # the binaries built first; the build is reused when up to date.
 test: test-deps browser cluster-binaries vet
-	CGO_ENABLED=0 $(GO) test -count=1 -timeout 45m ./...
+	$(WILDGO) test -count=1 -timeout 45m ./...
 
 # As root on Debian, install the real node's packages that are missing, with
 # no questions asked (a fresh CI machine). Elsewhere the real node's tests
@@ -35,15 +41,11 @@ browser:
 cluster-binaries:
 	$(GO) run ./cmd/wild dev cluster build
 
-# wild is built without cgo, as it is shipped: a static binary starts about
-# a millisecond sooner than one the dynamic loader must set up (README,
-# Performance). Tests and vet use the same setting, so they share one build
-# cache with the binary the tests run (internal/testutil.WildBinary).
 vet:
-	CGO_ENABLED=0 $(GO) vet ./...
+	$(WILDGO) vet ./...
 
 build:
-	CGO_ENABLED=0 $(GO) build -o wild ./cmd/wild
+	$(WILDGO) build -o wild ./cmd/wild
 
 bench: bench-add bench-perf bench-api bench-backup
 

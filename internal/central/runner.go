@@ -426,8 +426,7 @@ func NewID(action, app string) string {
 	if app != "" {
 		return operation.NewID(action, app, now)
 	}
-	ts := strings.ReplaceAll(now.UTC().Format("20060102T150405.000000000Z"), ".", "")
-	return fmt.Sprintf("op_%s_instance_%s", action, ts)
+	return "op_" + action + "_instance_" + operation.Stamp(now)
 }
 
 func validID(id string) error {

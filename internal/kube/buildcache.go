@@ -78,14 +78,15 @@ type memoBuild struct {
 
 func encodedBuild(raw []byte) *memoBuild { return &memoBuild{raw: raw} }
 
-func keptBuild(objs []*unstructured.Unstructured) *memoBuild {
-	b := &memoBuild{objs: objs}
-	b.once.Do(func() {})
-	return b
-}
+func keptBuild(objs []*unstructured.Unstructured) *memoBuild { return &memoBuild{objs: objs} }
 
 func (b *memoBuild) get() ([]*unstructured.Unstructured, error) {
-	b.once.Do(func() { b.objs, b.err = decodeObjects(b.raw); b.raw = nil })
+	b.once.Do(func() {
+		if b.raw != nil {
+			b.objs, b.err = decodeObjects(b.raw)
+			b.raw = nil
+		}
+	})
 	return b.objs, b.err
 }
 

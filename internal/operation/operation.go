@@ -136,8 +136,13 @@ func StartWith(opsDir, instance, action, app string, opts Options) (*Op, error) 
 // NewID returns the id Start gives an operation begun at t.
 func NewID(action, app string, t time.Time) string {
 	// parseName reads this form back: an app name never holds "_".
-	id := "op_" + action + "_app_" + app + "_" + t.UTC().Format("20060102T150405.000000000Z")
-	return strings.ReplaceAll(id, ".", "")
+	return "op_" + action + "_app_" + app + "_" + Stamp(t)
+}
+
+// Stamp is the time part of an operation id: UTC to the nanosecond, with
+// no character a file name or an id separator would trip on.
+func Stamp(t time.Time) string {
+	return strings.ReplaceAll(t.UTC().Format("20060102T150405.000000000Z"), ".", "")
 }
 
 func validID(id string) error {
