@@ -22,6 +22,7 @@ import (
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/metrics"
 	"github.com/wild-cloud/wild/internal/problem"
 )
 
@@ -36,7 +37,7 @@ type Deps struct {
 	Limiter *auth.Limiter
 	Runner  *central.Runner
 	Bus     *central.Bus
-	Metrics *central.Metrics
+	Metrics *metrics.Metrics
 	Audit   *central.Audit
 	Log     *slog.Logger
 	// Heartbeat is the SSE keep-alive interval (15 s when zero).

@@ -168,6 +168,9 @@ func (s *Store) NeedsSetup() (bool, error) {
 	return st.PasswordHash == "", nil
 }
 
+// SetupTTL is how long Wild Central's first-start setup link stays valid.
+const SetupTTL = time.Hour
+
 // NewSetupToken makes a one-time token for the setup link, valid for ttl.
 // Only its hash is kept; it replaces any earlier one.
 func (s *Store) NewSetupToken(ttl time.Duration) (string, error) {

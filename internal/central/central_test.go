@@ -19,7 +19,7 @@ func newRunner(t *testing.T, dir string) (*Runner, *Bus) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRunner(filepath.Join(dir, "runs"), bus, NewMetrics())
+	r, err := NewRunner(filepath.Join(dir, "runs"), bus, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ type run struct {
 type Runner struct {
 	dir     string
 	bus     *Bus
-	metrics *Metrics
+	metrics RunMeter
 
 	mu      sync.Mutex
 	active  map[string]*run    // by id
@@ -123,9 +123,17 @@ type Runner struct {
 // way (operation.Keep).
 const Keep = operation.Keep
 
-// NewRunner keeps run records in dir. Runs left "running" by a daemon that
-// died are marked interrupted, with an event saying so.
-func NewRunner(dir string, bus *Bus, m *Metrics) (*Runner, error) {
+// RunMeter counts runs as they start and end: Wild Central's metrics
+// (internal/metrics), kept behind this interface so this package does not
+// link Prometheus's client.
+type RunMeter interface {
+	OpStarted(action string)
+	OpFinished(RunInfo)
+}
+
+// NewRunner keeps run records in dir; m may be nil. Runs left "running"
+// by a daemon that died are marked interrupted, with an event saying so.
+func NewRunner(dir string, bus *Bus, m RunMeter) (*Runner, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -213,7 +221,9 @@ func (r *Runner) Start(s Spec) (RunInfo, error) {
 		return RunInfo{}, err
 	}
 	r.publishStatus(ru.info)
-	r.metrics.opStarted(s.Action)
+	if r.metrics != nil {
+		r.metrics.OpStarted(s.Action)
+	}
 	go r.execute(ctx, ru, s)
 	return ru.info, nil
 }
@@ -279,7 +289,9 @@ func (r *Runner) finish(ru *run, status string, res any, eb *ErrorBody) {
 	r.mu.Unlock()
 	r.prune(ru.info.Instance, ru.info.App)
 	r.publishStatus(ru.info)
-	r.metrics.opFinished(ru.info)
+	if r.metrics != nil {
+		r.metrics.OpFinished(ru.info)
+	}
 }
 
 func (r *Runner) publishStatus(ri RunInfo) {

@@ -106,7 +106,7 @@ func BenchmarkListRuns(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer bus.Close()
-	r, err := NewRunner(filepath.Join(dir, "runs"), bus, NewMetrics())
+	r, err := NewRunner(filepath.Join(dir, "runs"), bus, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/metrics"
 	"github.com/wild-cloud/wild/internal/problem"
 )
 
@@ -49,9 +50,6 @@ type Options struct {
 	// its authentication and service wiring.
 	UI func(s *api.Server) http.Handler
 }
-
-// SetupTTL is how long the first-start setup link stays valid.
-const SetupTTL = time.Hour
 
 // Run serves until ctx ends, then shuts down gracefully.
 func Run(ctx context.Context, o Options) error {
@@ -80,14 +78,14 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("open the event journal: %w", err)
 	}
 	defer bus.Close()
-	metrics := central.NewMetrics()
-	runner, err := central.NewRunner(filepath.Join(dir, "runs"), bus, metrics)
+	meter := metrics.New()
+	runner, err := central.NewRunner(filepath.Join(dir, "runs"), bus, meter)
 	if err != nil {
 		return err
 	}
 	srv := api.New(http.NewServeMux(), api.Deps{
 		Store: instance.NewStore(o.DataDir), Catalog: o.Catalog, Auth: auth.Open(dir),
-		Limiter: auth.NewLimiter(5, time.Minute), Runner: runner, Bus: bus, Metrics: metrics,
+		Limiter: auth.NewLimiter(5, time.Minute), Runner: runner, Bus: bus, Metrics: meter,
 		Audit: central.OpenAudit(filepath.Join(dir, "audit.jsonl")), Log: o.Log,
 		Heartbeat: o.Heartbeat, Secure: o.TLSCert != "",
 	})
@@ -173,7 +171,7 @@ func setupLink(a *auth.Store, base string) (string, error) {
 	if err != nil || !need {
 		return "", err
 	}
-	tok, err := a.NewSetupToken(SetupTTL)
+	tok, err := a.NewSetupToken(auth.SetupTTL)
 	if err != nil {
 		return "", err
 	}

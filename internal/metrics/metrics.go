@@ -1,4 +1,8 @@
-package central
+// Package metrics holds Wild Central's Prometheus metrics. It is apart
+// from package central so that what the CLI links of Wild Central (its
+// wire types, through internal/client) does not bring Prometheus's client
+// and its start-up cost into every wild command.
+package metrics
 
 import (
 	"net/http"
@@ -8,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wild-cloud/wild/internal/central"
 )
 
 // Metrics are Wild Central's Prometheus metrics, on a registry of its own
@@ -21,8 +27,8 @@ type Metrics struct {
 	sseClients prometheus.Gauge
 }
 
-// NewMetrics registers every metric.
-func NewMetrics() *Metrics {
+// New registers every metric.
+func New() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -53,13 +59,15 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-func (m *Metrics) opStarted(string) {
+// OpStarted counts a run in (central.RunMeter).
+func (m *Metrics) OpStarted(string) {
 	if m != nil {
 		m.opsRunning.Inc()
 	}
 }
 
-func (m *Metrics) opFinished(ri RunInfo) {
+// OpFinished counts a run out, by action and result (central.RunMeter).
+func (m *Metrics) OpFinished(ri central.RunInfo) {
 	if m == nil {
 		return
 	}
