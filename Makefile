@@ -44,8 +44,11 @@ cluster-binaries:
 vet:
 	$(WILDGO) vet ./...
 
+# wild and its companion wild-central (backups and the daemon, which wild
+# hands those commands to: it finds wild-central beside itself), stamped
+# with the revision they are built from, which wild-central checks.
 build:
-	$(WILDGO) build -o wild ./cmd/wild
+	$(WILDGO) build -buildvcs=auto -o ./ ./cmd/wild ./cmd/wild-central
 
 bench: bench-add bench-perf bench-api bench-backup
 

@@ -1,4 +1,6 @@
-// Command wild manages self-hosted apps on a Kubernetes cluster.
+// Command wild manages self-hosted apps on a Kubernetes cluster. Backups
+// and Wild Central's daemon run in its companion program, wild-central
+// (cmd/wild-central), which wild hands those commands to.
 package main
 
 import (
@@ -12,7 +14,9 @@ import (
 
 func main() {
 	stop := startProfile()
-	code := cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	// No engines: the commands that need the backup engine or the daemon
+	// run in wild-central (cli.Engines says why).
+	code := cli.Main(cli.Engines{}, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

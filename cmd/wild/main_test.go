@@ -52,3 +52,30 @@ func withoutGOGC(env []string) []string {
 	}
 	return out
 }
+
+// TestWildLeavesOutTheEngines keeps wild lean: every package a program
+// links initialises before main, and the backup engine (kopia and its
+// storage clients) and Wild Central's daemon (huma, Prometheus) cost a
+// no-op deploy about 4 ms of ~30 (README, Performance). wild-central links
+// them, and wild hands it the commands that need them (cli.Engines).
+func TestWildLeavesOutTheEngines(t *testing.T) {
+	engines := []string{"github.com/kopia/kopia/", "github.com/minio/minio-go/", "github.com/Azure/", "google.golang.org/grpc",
+		"github.com/danielgtaylor/huma/", "github.com/prometheus/client_golang/", "github.com/wild-cloud/wild/internal/daemon",
+		"github.com/wild-cloud/wild/internal/backup/kopiastore", "github.com/wild-cloud/wild/internal/web"}
+	linked := func(pkg string) string {
+		out, err := exec.Command("go", "list", "-deps", pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		return string(out)
+	}
+	wild, central := linked("github.com/wild-cloud/wild/cmd/wild"), linked("github.com/wild-cloud/wild/cmd/wild-central")
+	for _, e := range engines {
+		if strings.Contains(wild, e) {
+			t.Errorf("wild links %s", e)
+		}
+		if !strings.Contains(central, e) {
+			t.Errorf("wild-central does not link %s", e)
+		}
+	}
+}

@@ -8,11 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wild-cloud/wild/internal/backup"
-	"github.com/wild-cloud/wild/internal/backup/kopiastore"
 )
-
-// backupOpener opens the backup repository: the kopia-backed store.
-var backupOpener backup.Opener = kopiastore.Open
 
 const backupHelp = `Backups go into one encrypted, deduplicated repository per instance. Where it
 lives is config.yaml's backup.destination:
@@ -29,11 +25,13 @@ WITHOUT IT THE BACKUPS CANNOT BE READ: keep a copy (wild backup key export).`
 
 func addBackupCommands(root *cobra.Command, g *Globals) {
 	appCmd := subcommand(root, "app")
-	appCmd.AddCommand(appBackupCmd(g), appBackupsCmd(g), appRestoreCmd(g), appSwitchCmd(g), appCleanupCmd(g), appVerifyCmd(g), appCloneCmd(g))
+	for _, c := range []*cobra.Command{appBackupCmd(g), appBackupsCmd(g), appRestoreCmd(g), appSwitchCmd(g), appCleanupCmd(g), appVerifyCmd(g), appCloneCmd(g)} {
+		appCmd.AddCommand(needs(c, engineBackup))
+	}
 	b := &cobra.Command{Use: "backup", Short: "The backup repository of the instance", Long: backupHelp}
 	key := &cobra.Command{Use: "key", Short: "The backup repository's password"}
-	key.AddCommand(backupKeyExportCmd(g))
-	b.AddCommand(backupPruneCmd(g))
+	key.AddCommand(needs(backupKeyExportCmd(g), engineBackup))
+	b.AddCommand(needs(backupPruneCmd(g), engineBackup))
 	b.AddCommand(key)
 	root.AddCommand(b)
 }
@@ -43,7 +41,7 @@ func (g *Globals) backupEnv() (backup.Env, error) {
 	if err != nil {
 		return backup.Env{}, err
 	}
-	return backup.Env{Instance: inst, Observer: g.observer(), Open: backupOpener}, nil
+	return backup.Env{Instance: inst, Observer: g.observer(), Open: g.engines.OpenBackup}, nil
 }
 
 func appBackupCmd(g *Globals) *cobra.Command {

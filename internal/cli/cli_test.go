@@ -18,6 +18,7 @@ type wildEnv struct {
 	t    *testing.T
 	bin  string
 	data string
+	env  []string // more environment, winning over the test's own
 }
 
 func newEnv(t *testing.T) *wildEnv {
@@ -31,7 +32,7 @@ func newEnv(t *testing.T) *wildEnv {
 
 func (e *wildEnv) run(args ...string) (stdout, stderr string, code int) {
 	cmd := exec.Command(e.bin, args...)
-	cmd.Env = append(os.Environ(), "WILD_CENTRAL_DATA="+e.data, "WILD_INSTANCE=", "WILD_DIRECTORY=")
+	cmd.Env = append(append(os.Environ(), "WILD_CENTRAL_DATA="+e.data, "WILD_INSTANCE=", "WILD_DIRECTORY="), e.env...)
 	var o, eb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &eb
 	err := cmd.Run()

@@ -36,6 +36,9 @@ type Globals struct {
 	// Observer, when set, receives operation events instead of the
 	// terminal renderer (tests use it to see the stream).
 	Observer event.Observer
+
+	engines Engines
+	args    []string // as given to Main, for a hand-over to wild-central
 }
 
 // observer draws operation events on stderr; resource statuses only in
@@ -114,15 +117,20 @@ Quick start (no cluster needed):
 	for _, add := range commandGroups {
 		add(root, g)
 	}
+	handOverMissing(root, g)
 	return root
 }
 
-// Main runs the CLI and returns the process exit code.
-func Main(args []string, in io.Reader, out, errOut io.Writer) int {
-	g := &Globals{In: in, Out: out, ErrOut: errOut}
-	root := NewRoot(g)
-	root.SetArgs(args)
-	err := root.Execute()
+// Main runs the CLI with the engines this program links (none for wild,
+// all for wild-central) and returns the process exit code.
+func Main(e Engines, args []string, in io.Reader, out, errOut io.Writer) int {
+	g := &Globals{In: in, Out: out, ErrOut: errOut, engines: e, args: args}
+	err := handedOver()
+	if err == nil {
+		root := NewRoot(g)
+		root.SetArgs(args)
+		err = root.Execute()
+	}
 	if err == nil {
 		return 0
 	}

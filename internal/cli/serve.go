@@ -14,8 +14,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/wild-cloud/wild/internal/auth"
-	"github.com/wild-cloud/wild/internal/daemon"
-	"github.com/wild-cloud/wild/internal/web"
 )
 
 func addServeCommands(root *cobra.Command, g *Globals) {
@@ -23,7 +21,7 @@ func addServeCommands(root *cobra.Command, g *Globals) {
 }
 
 func serveCmd(g *Globals) *cobra.Command {
-	o := daemon.Options{}
+	o := ServeOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run Wild Central: the API, the web UI and background jobs",
@@ -48,12 +46,11 @@ safe point, then are cancelled and recorded as such.`,
 			}
 			o.DataDir = dir
 			o.Catalog = g.catalog
-			o.UI = web.New
 			o.Log = daemonLogger(g.ErrOut)
 			o.Ready = func(base, setup string) {
 				fmt.Fprintf(g.Out, "Wild Central is running at %s (data: %s)\n", base, dir)
 				if setup != "" {
-					fmt.Fprintf(g.Out, "First start: set the admin password at\n  %s\n(the link works once, for %s)\n", setup, daemon.SetupTTL)
+					fmt.Fprintf(g.Out, "First start: set the admin password at\n  %s\n(the link works once, for %s)\n", setup, auth.SetupTTL)
 				}
 			}
 			if os.Getenv("GOGC") == "" {
@@ -61,9 +58,10 @@ safe point, then are cancelled and recorded as such.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return daemon.Run(ctx, o)
+			return g.engines.Serve(ctx, o)
 		},
 	}
+	needs(cmd, engineServe)
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:5055", "address to listen on (HOST:PORT); loopback only by default")
 	cmd.Flags().StringVar(&o.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	cmd.Flags().StringVar(&o.TLSKey, "tls-key", "", "the certificate's private key (PEM)")

@@ -116,7 +116,7 @@ markers for you to resolve, then: wild app update NAME --continue.`,
 			u.Env = env
 			u.Cluster = updateClusterHooks(cmd.Context(), g, env)
 			if !noBackup {
-				u.BackupFirst = backup.BeforeUpdate(backup.Env{Instance: env.Instance, Observer: g.observer(), Open: backupOpener})
+				u.BackupFirst = backup.BeforeUpdate(backup.Env{Instance: env.Instance, Observer: g.observer(), Open: g.engines.OpenBackup})
 			}
 			if !yes && !u.DryRun && !u.Continue {
 				u.Confirm = func(rv *lifecycle.UpdateReview) (bool, error) { return confirmUpdate(g, rv) }
@@ -126,6 +126,8 @@ markers for you to resolve, then: wild app update NAME --continue.`,
 		},
 	}
 	remoteCapable(cmd)
+	// The backup first is the only part that needs the backup engine.
+	needs(cmd, engineBackup, "no-backup", "dry-run")
 	f := cmd.Flags()
 	f.BoolVar(&u.DryRun, "dry-run", false, "show the review and write nothing")
 	f.BoolVarP(&yes, "yes", "y", false, "apply without asking")

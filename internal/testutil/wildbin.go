@@ -26,13 +26,16 @@ func RepoRoot() (string, error) {
 	return filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// WildBinary builds ./cmd/wild once per test binary and returns its path.
-// Tests run the real binary so they see exactly what a user sees.
+// WildBinary builds ./cmd/wild and ./cmd/wild-central once per test
+// binary and returns wild's path; wild-central sits beside it, where wild
+// finds it to hand over the commands it does not link (backups, serve).
+// Tests run the real binaries so they see exactly what a user sees.
 //
-// All test binaries share <repo>/.build/test/wild (git-ignored): each
-// builds to a temp name and renames it into place, so concurrent packages
-// never see a half-written file, a running provisioner keeps the inode it
-// started with, and nothing piles up in /tmp.
+// All test binaries share <repo>/.build/test/ (git-ignored): each builds
+// into a temp directory and renames the programs into place, so
+// concurrent packages never see a half-written file, a running
+// provisioner keeps the inode it started with, and nothing piles up in
+// /tmp.
 func WildBinary() (string, error) {
 	buildOnce.Do(func() {
 		root, err := RepoRoot()
@@ -41,20 +44,29 @@ func WildBinary() (string, error) {
 			return
 		}
 		dir := filepath.Join(root, ".build", "test")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		tmp := filepath.Join(dir, fmt.Sprintf(".build-%d", os.Getpid()))
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
 			buildErr = err
 			return
 		}
-		tmp := filepath.Join(dir, fmt.Sprintf(".wild-%d", os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/wild")
+		defer os.RemoveAll(tmp)
+		// As shipped (make build): without cgo, stamped with the build's
+		// revision, which wild passes to wild-central.
+		cmd := exec.Command("go", "build", "-buildvcs=auto", "-o", tmp+"/", "./cmd/wild", "./cmd/wild-central")
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as shipped: make build
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/wild: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build ./cmd/wild ./cmd/wild-central: %v\n%s", err, out)
 			return
 		}
+		// wild-central first: a wild already in place never meets a
+		// wild-central of another build.
+		for _, name := range []string{"wild-central", "wild"} {
+			if buildErr = os.Rename(filepath.Join(tmp, name), filepath.Join(dir, name)); buildErr != nil {
+				return
+			}
+		}
 		wildPath = filepath.Join(dir, "wild")
-		buildErr = os.Rename(tmp, wildPath)
 	})
 	return wildPath, buildErr
 }

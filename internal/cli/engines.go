@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wild-cloud/wild/internal/backup"
+	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/problem"
+)
+
+// Engines are the parts only the wild-central program links: the backup
+// engine (kopia, with its storage clients) and Wild Central's daemon (the
+// API, the web UI, metrics). Every process pays for the packages it links
+// before main runs, about a sixth of a no-op `wild app deploy` (README,
+// Performance), so wild goes without them and hands the commands that
+// need them to wild-central, which has the same commands (handOver).
+type Engines struct {
+	// OpenBackup opens an instance's backup repository (kopiastore.Open).
+	OpenBackup backup.Opener
+	// Serve runs Wild Central until ctx ends.
+	Serve func(ctx context.Context, o ServeOptions) error
+}
+
+// ServeOptions are what `wild serve` passes to Wild Central's daemon.
+type ServeOptions struct {
+	DataDir string
+	Listen  string // HOST:PORT
+	TLSCert string
+	TLSKey  string
+	Catalog func() (*catalog.Catalog, error)
+	Log     *slog.Logger
+	// Ready is called once the daemon listens, with its base URL and, on
+	// first start, the one-time setup link.
+	Ready func(base, setupURL string)
+}
+
+// The engines a command may need (the value of its engineKey annotation).
+const (
+	engineKey    = "engine"
+	waiversKey   = "engine-waived-by"
+	engineBackup = "backup"
+	engineServe  = "serve"
+)
+
+// CentralProgram is the program that has every engine.
+const CentralProgram = "wild-central"
+
+// buildEnv carries wild's build to the wild-central it hands a command to,
+// which refuses to run for another build (handedOver).
+const buildEnv = "WILD_HANDOVER_BUILD"
+
+// needs marks cmd as needing engine when it runs locally, unless one of
+// the waivers (boolean flags, e.g. --no-backup) is set.
+func needs(cmd *cobra.Command, engine string, waivers ...string) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[engineKey] = engine
+	cmd.Annotations[waiversKey] = strings.Join(waivers, ",")
+	return cmd
+}
+
+func (e Engines) has(engine string) bool {
+	switch engine {
+	case engineBackup:
+		return e.OpenBackup != nil
+	case engineServe:
+		return e.Serve != nil
+	}
+	return false
+}
+
+// handOverMissing makes every command that needs an engine this program
+// lacks run in wild-central instead, before it does anything: same
+// arguments, environment and terminal (exec replaces this process).
+// Flags are still parsed here first, so bad input fails the same way.
+func handOverMissing(root *cobra.Command, g *Globals) {
+	walk(root, func(c *cobra.Command) {
+		engine := c.Annotations[engineKey]
+		if engine == "" || g.engines.has(engine) || c.RunE == nil {
+			return
+		}
+		run := c.RunE
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if waived(cmd) || (g.server() != "" && cmd.Annotations[remoteOK] != "") {
+				return run(cmd, args) // the engine is not used, or Wild Central runs it
+			}
+			return handOver(cmd, g.args)
+		}
+	})
+}
+
+func walk(c *cobra.Command, f func(*cobra.Command)) {
+	f(c)
+	for _, sub := range c.Commands() {
+		walk(sub, f)
+	}
+}
+
+func waived(cmd *cobra.Command) bool {
+	for _, name := range strings.Split(cmd.Annotations[waiversKey], ",") {
+		if f := cmd.Flags().Lookup(name); name != "" && f != nil && f.Value.String() == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+func handOver(cmd *cobra.Command, args []string) error {
+	path, err := findCentral()
+	if err != nil {
+		return problem.New(problem.PreconditionFailed, fmt.Sprintf("'%s' runs in %s, Wild Central's program (backups and the daemon), which is neither next to wild nor on PATH; build both with: make build (or go install ./cmd/wild-central)", cmd.CommandPath(), CentralProgram))
+	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, buildEnv+"=") })
+	if b := buildID(); b != "" {
+		env = append(env, buildEnv+"="+b)
+	}
+	err = syscall.Exec(path, append([]string{path}, args...), env)
+	return fmt.Errorf("running %s: %w", path, err)
+}
+
+// findCentral prefers the wild-central beside this program (installed
+// together, so the same build) to one on PATH.
+func findCentral() (string, error) {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), CentralProgram)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return exec.LookPath(CentralProgram)
+}
+
+// buildID names the source a program was built from, "" when unknown
+// (no version control information).
+func buildID() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev == "" {
+		return ""
+	}
+	if modified == "true" {
+		rev += "+modified"
+	}
+	return rev
+}
+
+// handedOver refuses a command handed over by a wild of another build:
+// wild-central would act on the instance with other code than the wild
+// the user ran (a stale wild-central on PATH).
+func handedOver() error {
+	from := os.Getenv(buildEnv)
+	os.Unsetenv(buildEnv)
+	own := buildID()
+	if from == "" || own == "" || from == own {
+		return nil
+	}
+	return problem.New(problem.PreconditionFailed, fmt.Sprintf("%s is built from %s, but the wild that called it was built from %s; build both again with: make build (or go install ./cmd/wild ./cmd/wild-central)", CentralProgram, own, from))
+}
