@@ -11,6 +11,12 @@
 #   status  one `wild app status ghost`
 #   list100 `wild app list` with 100 small synthetic apps deployed
 #           (bench/gencatalog.sh), on a cluster set up after the rounds
+# BASE_BIN, when set, is another build of wild measured beside this one:
+# every round also runs the per-process deploys with it, on a fresh
+# cluster of its own, right after this build's or right before
+# (alternately), and the summary compares the two round by round. This
+# machine's speed drifts by 2x over minutes, so two whole runs one after
+# the other compare the machine more than the builds.
 # The first deploy's cluster and the floor's swap order every round, and
 # every fresh cluster gets SETTLE seconds (3) before anything is timed.
 # It prints min/median/max over ROUNDS of each ratio, in wall time and in
@@ -27,6 +33,7 @@ trap 'for d in "$TMP"/data-*; do [ -d "$d/devcluster" ] && WILD_CENTRAL_DATA=$d 
 # the same script, for a before/after comparison. Both programs are built
 # as make build builds wild: static, without cgo.
 if [ -n "${WILD_BIN:-}" ]; then cp "$WILD_BIN" "$TMP/wild"; else CGO_ENABLED=0 go build -o "$TMP/wild" ./cmd/wild; fi
+if [ -n "${BASE_BIN:-}" ]; then cp "$BASE_BIN" "$TMP/base"; fi
 CGO_ENABLED=0 go build -o "$TMP/floor" ./bench/floor
 go build -o "$TMP/timeit" ./bench/timeit
 "$TMP/wild" dev cluster build >/dev/null
@@ -64,8 +71,8 @@ one_process() { # first deploy, no-op, list and status, in one process each
   status=$(med3 "$W" app status ghost)
   down
 }
-per_process() { # one wild process per app: first, then no-op
-  fresh b$r; addall $APPS
+per_process() { # $1 = cluster name; one wild process per app: first, then no-op
+  fresh $1$r; addall $APPS
   pf="0 0"; pn="0 0"; worst=0
   declare -A pfirst=()
   for a in $APPS; do pfirst[$a]=$(timed "$W" app deploy "$a" --no-wait); pf=$(add2 "$pf" "${pfirst[$a]}"); done
@@ -74,6 +81,11 @@ per_process() { # one wild process per app: first, then no-op
     worst=$(awk -v w="$worst" -v n="${t%% *}" -v f="${pfirst[$a]%% *}" 'BEGIN {r=n/f; print (r>w)?r:w}')
   done
   down
+}
+base_process() { # per_process with BASE_BIN, into bpf, bpn
+  [ -n "${BASE_BIN:-}" ] || return 0
+  local W=$TMP/base pf pn worst
+  per_process base; bpf=$pf; bpn=$pn
 }
 floor_run() {
   fresh c$r; addall $APPS
@@ -84,10 +96,14 @@ floor_run() {
 for r in $(seq 1 "$ROUNDS"); do
   # The first deploy and its floor swap places every round, so neither
   # always meets the machine in the same state.
-  if (( r % 2 )); then one_process; per_process; floor_run; else floor_run; one_process; per_process; fi
+  if (( r % 2 )); then one_process; per_process b; base_process; floor_run; else floor_run; one_process; base_process; per_process b; fi
 
   load=$(awk '{print $1}' /proc/loadavg)
   echo "round $r (load $load), wall/cpu ms: first $first, no-op $noop, floor $floor; per process: first $pf, no-op $pn (worst app $worst); list11 $list11, status $status" >&2
+  if [ -n "${BASE_BIN:-}" ]; then
+    echo "round $r, base build per process, wall/cpu ms: first $bpf, no-op $bpn" >&2
+    echo "$pf $pn $bpf $bpn" | awk '{ print $7/$5, $3/$7, $1/$5, $4/$8, $8/$6 }' >> "$TMP/base"-ratios
+  fi
   echo "$first $noop $floor $pf $pn $list11 $status $worst" | awk '{
     fw=$1; fc=$2; nw=$3; nc=$4; flw=$5; flc=$6; pfw=$7; pfc=$8; pnw=$9; pnc=$10; lw=$11; lc=$12; sw=$13; sc=$14; w=$15
     print nw/fw, pnw/pfw, w, lw/sw, fw/flw, nc/fc, pnc/pfc, lc/sc, fc/flc }' >> "$TMP/ratios"
@@ -123,3 +139,12 @@ stat 7 "no-op / first (one process per app, sum)" "(info)"
 stat 8 "app list (11 apps) / app status" "(info)"
 stat 2 "app list (100 apps), ms" "(info)" "$TMP/list100"
 stat 9 "first deploy / client-go floor" "(info)"
+if [ -n "${BASE_BIN:-}" ]; then
+  echo "beside the base build (BASE_BIN), one process per app, wall time:"
+  stat 1 "base: no-op / first (sum)" "(info)" "$TMP/base-ratios"
+  stat 2 "no-op: this / base" "(info)" "$TMP/base-ratios"
+  stat 3 "first: this / base" "(info)" "$TMP/base-ratios"
+  echo "CPU time:"
+  stat 4 "no-op: this / base" "(info)" "$TMP/base-ratios"
+  stat 5 "base: no-op / first (sum)" "(info)" "$TMP/base-ratios"
+fi

@@ -19,6 +19,7 @@ type wildEnv struct {
 	bin  string
 	data string
 	env  []string // more environment, winning over the test's own
+	dir  string   // working directory, when not the test's
 }
 
 func newEnv(t *testing.T) *wildEnv {
@@ -32,6 +33,7 @@ func newEnv(t *testing.T) *wildEnv {
 
 func (e *wildEnv) run(args ...string) (stdout, stderr string, code int) {
 	cmd := exec.Command(e.bin, args...)
+	cmd.Dir = e.dir
 	cmd.Env = append(append(os.Environ(), "WILD_CENTRAL_DATA="+e.data, "WILD_INSTANCE=", "WILD_DIRECTORY="), e.env...)
 	var o, eb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &eb

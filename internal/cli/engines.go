@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/wild-cloud/wild/internal/backup"
 	"github.com/wild-cloud/wild/internal/catalog"
+	"github.com/wild-cloud/wild/internal/devcluster"
 	"github.com/wild-cloud/wild/internal/problem"
 )
 
@@ -96,7 +99,7 @@ func handOverMissing(root *cobra.Command, g *Globals) {
 			if waived(cmd) || (g.server() != "" && cmd.Annotations[remoteOK] != "") {
 				return run(cmd, args) // the engine is not used, or Wild Central runs it
 			}
-			return handOver(cmd, g.args)
+			return handOver(cmd, g)
 		}
 	})
 }
@@ -117,40 +120,86 @@ func waived(cmd *cobra.Command) bool {
 	return false
 }
 
-func handOver(cmd *cobra.Command, args []string) error {
-	path, err := findCentral()
-	if err != nil {
+func handOver(cmd *cobra.Command, g *Globals) error {
+	path, err := findCentral(g.ErrOut)
+	if errors.Is(err, errNoCheckout) {
 		return problem.New(problem.PreconditionFailed, fmt.Sprintf("'%s' runs in %s, Wild Central's program (backups and the daemon), which is neither next to wild nor on PATH; build both with: make build (or go install ./cmd/wild-central)", cmd.CommandPath(), CentralProgram))
+	}
+	if err != nil {
+		return problem.Wrap(problem.PreconditionFailed, err, fmt.Sprintf("'%s' runs in %s, which could not be built; build it with: make build", cmd.CommandPath(), CentralProgram))
 	}
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, buildEnv+"=") })
 	if b := buildID(); b != "" {
 		env = append(env, buildEnv+"="+b)
 	}
-	err = syscall.Exec(path, append([]string{path}, args...), env)
+	err = syscall.Exec(path, append([]string{path}, g.args...), env)
 	return fmt.Errorf("running %s: %w", path, err)
 }
 
 // findCentral prefers the wild-central beside this program (installed
-// together, so the same build) to one on PATH.
-func findCentral() (string, error) {
+// together, so the same build), then one on PATH, and else builds one
+// from the wild checkout it runs from: `go run ./cmd/wild` runs from a
+// temporary directory, and the README's commands are `go run`s.
+func findCentral(progress io.Writer) (string, error) {
 	if self, err := os.Executable(); err == nil {
 		p := filepath.Join(filepath.Dir(self), CentralProgram)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			return p, nil
 		}
 	}
-	return exec.LookPath(CentralProgram)
+	if p, err := exec.LookPath(CentralProgram); err == nil {
+		return p, nil
+	}
+	return buildCentral(progress)
 }
 
-// buildID names the source a program was built from, "" when unknown
-// (no version control information).
+// errNoCheckout: wild does not run from a wild checkout with Go at hand.
+var errNoCheckout = errors.New("no wild checkout to build from")
+
+// buildCentral builds wild-central into the checkout's .build/bin, the
+// way `wild up` builds the local control plane from it.
+func buildCentral(progress io.Writer) (string, error) {
+	src, err := devcluster.FindSource() // the checkout's devcluster/ module
+	if err != nil {
+		return "", errNoCheckout
+	}
+	root := filepath.Dir(src)
+	goTool, err := exec.LookPath("go")
+	if _, serr := os.Stat(filepath.Join(root, "cmd", CentralProgram, "main.go")); serr != nil || err != nil {
+		return "", errNoCheckout
+	}
+	// go build relinks only when the program is out of date (half a
+	// second otherwise), and replaces it by removing it first, so a
+	// running wild-central (a daemon) keeps its file.
+	path := filepath.Join(root, ".build", "bin", CentralProgram)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(progress, "building %s from %s into %s (quick once built)\n", CentralProgram, root, path)
+	cmd := exec.Command(goTool, "build", "-buildvcs=auto", "-o", path, "./cmd/"+CentralProgram)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build builds it
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/%s: %w: %s", CentralProgram, err, strings.TrimSpace(string(out)))
+	}
+	return path, nil
+}
+
+// buildID names the source this program was built from, "" when unknown
+// (built without version control information).
 func buildID() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return ""
 	}
+	return BuildID(bi.Settings)
+}
+
+// BuildID is the build a program's settings name: its revision, marked
+// when the tree had uncommitted changes; "" without a revision.
+func BuildID(settings []debug.BuildSetting) string {
 	var rev, modified string
-	for _, s := range bi.Settings {
+	for _, s := range settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value
@@ -158,10 +207,7 @@ func buildID() string {
 			modified = s.Value
 		}
 	}
-	if rev == "" {
-		return ""
-	}
-	if modified == "true" {
+	if rev != "" && modified == "true" {
 		rev += "+modified"
 	}
 	return rev

@@ -8,12 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wild-cloud/wild/internal/cli"
+	"github.com/wild-cloud/wild/internal/testutil"
 )
 
 // The commands that need the backup engine or the daemon run in
-// wild-central, found beside wild; a wild without it says so in one line,
-// exit 2, and changes nothing, while everything else (and --help, and the
-// waivers --dry-run and --no-backup of an update) still runs in wild.
+// wild-central, found beside wild; a wild without it (and outside a wild
+// checkout to build it from) says so in one line, exit 2, and changes
+// nothing, while everything else (and --help, and the waivers --dry-run
+// and --no-backup of an update) still runs in wild.
 func TestBackupAndServeRunInWildCentral(t *testing.T) {
 	e := newEnv(t)
 	e.ok("instance", "create", "home", "--domain", "cloud.example.com")
@@ -24,7 +28,7 @@ func TestBackupAndServeRunInWildCentral(t *testing.T) {
 
 	alone := filepath.Join(t.TempDir(), "wild")
 	copyFile(t, e.bin, alone)
-	solo := &wildEnv{t: t, bin: alone, data: e.data, env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}
+	solo := &wildEnv{t: t, bin: alone, data: e.data, dir: t.TempDir(), env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "WILD_DEVCLUSTER_SRC="}}
 	if _, err := exec.LookPath("/usr/bin/wild-central"); err == nil {
 		t.Fatal("/usr/bin/wild-central exists: this test needs a PATH without wild-central")
 	}
@@ -55,6 +59,38 @@ func TestBackupAndServeRunInWildCentral(t *testing.T) {
 	solo.ok("app", "list")
 }
 
+// `go run ./cmd/wild` runs from a temporary directory, with no
+// wild-central beside it: run in a wild checkout, wild builds wild-central
+// into the checkout's .build/bin and hands the command to it.
+func TestGoRunWildBuildsWildCentral(t *testing.T) {
+	e := newEnv(t)
+	e.ok("instance", "create", "home", "--domain", "cloud.example.com")
+	e.ok("app", "add", "hello")
+	root, err := testutil.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone := filepath.Join(t.TempDir(), "wild")
+	copyFile(t, e.bin, alone)
+	solo := &wildEnv{t: t, bin: alone, data: e.data, dir: root,
+		env: []string{"PATH=" + filepath.Dir(goTool) + ":/usr/sbin:/usr/bin:/sbin:/bin", "WILD_DEVCLUSTER_SRC="}}
+	out, errOut, code := solo.run("app", "backups", "hello")
+	if code != 0 || !strings.Contains(out, "no verified restore yet") {
+		t.Fatalf("go-run-like wild app backups: exit %d\n%s%s", code, out, errOut)
+	}
+	built := filepath.Join(root, ".build", "bin", "wild-central")
+	if !strings.Contains(errOut, "building wild-central from "+root) {
+		t.Errorf("wild did not say it builds wild-central: %s", errOut)
+	}
+	if _, err := os.Stat(built); err != nil {
+		t.Errorf("no %s: %v", built, err)
+	}
+}
+
 // wild-central refuses a command handed over by a wild of another build
 // (a stale wild-central on PATH), and runs one from its own build.
 func TestWildCentralRefusesAnotherBuild(t *testing.T) {
@@ -75,27 +111,14 @@ func TestWildCentralRefusesAnotherBuild(t *testing.T) {
 	same.ok("app", "list")
 }
 
-// buildOf is the build id wild passes along: the revision, marked when the
-// tree had uncommitted changes.
+// buildOf is the build id wild passes along, read from the binary.
 func buildOf(t *testing.T, bin string) string {
 	t.Helper()
 	info, err := buildinfo.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rev, modified string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value
-		}
-	}
-	if rev != "" && modified == "true" {
-		rev += "+modified"
-	}
-	return rev
+	return cli.BuildID(info.Settings)
 }
 
 func copyFile(t *testing.T, from, to string) {
