@@ -62,7 +62,8 @@ bench-add:
 
 # Issue 16's ratios, min/median/max over 5 rounds: no-op redeploy (one
 # process, one process per app), app list at 11 and 100 apps, first deploy
-# against the client-go floor.
+# against the client-go floor. BASE_BIN=path/to/another/wild measures that
+# build's per-process deploys beside this one's in every round.
 bench-perf: cluster-binaries
 	ROUNDS=5 bash bench/perf.sh
 

@@ -24,10 +24,11 @@ import (
 
 // Engines are the parts only the wild-central program links: the backup
 // engine (kopia, with its storage clients) and Wild Central's daemon (the
-// API, the web UI, metrics). Every process pays for the packages it links
-// before main runs, about a sixth of a no-op `wild app deploy` (README,
-// Performance), so wild goes without them and hands the commands that
-// need them to wild-central, which has the same commands (handOver).
+// API, the web UI, metrics). A process initialises every package it
+// links before main runs, and theirs cost a no-op `wild app deploy` about
+// 13 % (README, Performance), so wild goes without them and hands the
+// commands that need them to wild-central, which has the same commands
+// (handOver).
 type Engines struct {
 	// OpenBackup opens an instance's backup repository (kopiastore.Open).
 	OpenBackup backup.Opener
