@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/wild-cloud/wild/internal/cli/advice"
 )
 
@@ -187,5 +189,31 @@ func TestBuildRefusesRemoteResources(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "remote resource") || !strings.Contains(err.Error(), "base/kustomization.yaml") {
 			t.Fatalf("%s: %v", res, err)
 		}
+	}
+}
+
+// A dependency's readiness is read from its workloads alone, or from all
+// its objects when it has none.
+func TestReadinessSet(t *testing.T) {
+	obj := func(kind string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetKind(kind)
+		u.SetName(strings.ToLower(kind))
+		return u
+	}
+	kinds := func(objs []*unstructured.Unstructured) string {
+		var ks []string
+		for _, o := range objs {
+			ks = append(ks, o.GetKind())
+		}
+		return strings.Join(ks, ",")
+	}
+	db := []*unstructured.Unstructured{obj("Namespace"), obj("Service"), obj("PersistentVolumeClaim"), obj("StatefulSet"), obj("Job")}
+	if got := kinds(ReadinessSet(db)); got != "StatefulSet,Job" {
+		t.Errorf("readiness of a database app reads %s", got)
+	}
+	config := []*unstructured.Unstructured{obj("Namespace"), obj("ConfigMap")}
+	if got := kinds(ReadinessSet(config)); got != "Namespace,ConfigMap" {
+		t.Errorf("readiness of an app without workloads reads %s", got)
 	}
 }

@@ -191,6 +191,25 @@ func (c *Client) podReasons(ctx context.Context, obj *unstructured.Unstructured)
 	return out
 }
 
+// ReadinessSet is what a readiness warning needs to read of objs: their
+// workloads, whose pods become ready only once their volumes are bound,
+// their config exists and their namespace is active; all of objs when
+// there is no workload. For a database app that is one read instead of
+// four (namespace, Service, PVC, Deployment), in every deploy of each app
+// that depends on it.
+func ReadinessSet(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if isWorkload(o.GetKind()) {
+			out = append(out, o)
+		}
+	}
+	if len(out) == 0 {
+		return objs
+	}
+	return out
+}
+
 func isWorkload(kind string) bool {
 	switch kind {
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":

@@ -532,7 +532,7 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		go func() {
 			defer close(readDone)
 			if o.opts.NoWait && !o.opts.DryRun {
-				ready, readyErr = o.client.Ready(ctx, dt.objs)
+				ready, readyErr = o.client.Ready(ctx, kube.ReadinessSet(dt.objs))
 			}
 		}()
 		refs, err := o.client.InventoryRefs(ctx, dt.inventory())
