@@ -25,9 +25,13 @@ func TestLiveStateCheckFollowsDrift(t *testing.T) {
 	if _, err := c.ApplySecret(testCtx(t), ns, "live-secrets", data, inv.Labels(), false); err != nil {
 		t.Fatal(err)
 	}
+	// Every check follows a write of this test's, so it reads consistently:
+	// ReadLiveState's watch cache may trail a write by milliseconds (CI
+	// once saw the repaired Service's old state), which the product
+	// accepts for a listing and a test cannot.
 	check := func() AppCheck {
 		t.Helper()
-		ls, err := c.ReadLiveState(testCtx(t), inv.InstanceID)
+		ls, err := c.ReadConsistentLiveState(testCtx(t), inv.InstanceID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +52,7 @@ func TestLiveStateCheckFollowsDrift(t *testing.T) {
 	}
 	other := testInventory(t, "live-other")
 	mustApply(t, c, objects(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: NS}\n"), ApplyOptions{Inventory: other})
-	all, err := c.ReadLiveState(testCtx(t), inv.InstanceID)
+	all, err := c.ReadConsistentLiveState(testCtx(t), inv.InstanceID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +66,7 @@ func TestLiveStateCheckFollowsDrift(t *testing.T) {
 
 	if got := (func() AppCheck {
 		other := map[string][]byte{"password": []byte("changed")}
-		ls, _ := c.ReadLiveState(testCtx(t), inv.InstanceID)
+		ls, _ := c.ReadConsistentLiveState(testCtx(t), inv.InstanceID)
 		return ls.Check(objs, inv, ns, "live-secrets", other)
 	})(); got.Clean {
 		t.Fatal("a changed secrets.yaml value counted as clean")
