@@ -206,15 +206,23 @@ func (b *browser) unlabeled(step string) {
 	}
 }
 
+// text reads an element's visible text. A page that reloads itself (when
+// an operation it follows ends) can replace the element between finding
+// and reading it ("No node with given id found"): then it reads the new
+// page's.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		b.t.Fatalf("read %s: %v", sel, err)
+	for {
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err == nil {
+			return s
+		}
+		if !strings.Contains(err.Error(), "No node with given id") || ctx.Err() != nil {
+			b.t.Fatalf("read %s: %v", sel, err)
+		}
 	}
-	return s
 }
 
 // shot saves a PNG when WILD_SCREENSHOTS names a directory.
