@@ -143,8 +143,8 @@ func handOver(cmd *cobra.Command, g *Globals) error {
 // temporary directory, and the README's commands are `go run`s.
 func findCentral(progress io.Writer) (string, error) {
 	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), CentralProgram)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		// A path with a slash: LookPath only checks it is an executable file.
+		if p, err := exec.LookPath(filepath.Join(filepath.Dir(self), CentralProgram)); err == nil {
 			return p, nil
 		}
 	}
