@@ -72,6 +72,8 @@ type Op struct {
 	obs   event.Observer
 	// nothing marks an operation that changed nothing (ChangedNothing).
 	nothing bool
+	// unsaved marks a Quiet operation whose record is not written yet.
+	unsaved bool
 	// landed marks a record whose final version an instance commit wrote
 	// (Final): Finish(nil) has nothing left to write.
 	landed bool
@@ -99,6 +101,13 @@ type Options struct {
 	// Observer receives a phase event per step and a warning event per
 	// warning; nil discards them.
 	Observer event.Observer
+	// Quiet defers the running record's first write to Announce, to the
+	// first save of progress (saveEvery after the start) or to Finish,
+	// whichever comes first: for an operation that usually changes
+	// nothing and ends in milliseconds (a no-op redeploy), whose running
+	// record would be a file write for nobody. It must Announce before
+	// it first changes anything.
+	Quiet bool
 }
 
 // saveEvery throttles progress writes: short operations (add) would
@@ -130,7 +139,24 @@ func StartWith(opsDir, instance, action, app string, opts Options) (*Op, error) 
 	if err := os.MkdirAll(opsDir, 0o700); err != nil {
 		return nil, err
 	}
+	if opts.Quiet {
+		o.saved, o.unsaved = now, true
+		return o, nil
+	}
 	return o, o.save()
+}
+
+// Announce writes the running record of a Quiet operation, if it is not
+// written yet, so that a crash from now on leaves the record saying how
+// far the operation got. A Quiet operation calls it before its first
+// change; for any other it writes nothing.
+func (o *Op) Announce() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.unsaved {
+		return nil
+	}
+	return o.save()
 }
 
 // NewID returns the id Start gives an operation begun at t.
@@ -246,9 +272,14 @@ func (o *Op) FinishCtx(ctx context.Context, err error) error {
 	o.landed = false
 	o.end(ctx, err)
 	if o.nothing && err == nil {
-		// A no-op's record is not worth a wait for the disk, nor a prune.
+		// A no-op's record is not worth a wait for the disk, nor a prune
+		// every time; but now and then, or no-ops alone would grow the
+		// directory without bound.
 		if serr := o.save(); serr != nil {
 			return serr
+		}
+		if o.rec.StartedAt.UnixNano()%noopPruneEvery == 0 {
+			prune(o.dir, o.rec.App)
 		}
 		return nil
 	}
@@ -401,7 +432,11 @@ func (o *Op) save() error {
 	if err != nil {
 		return err
 	}
-	return fsutil.ReplaceFile(o.path(), b, 0o600)
+	if err := fsutil.ReplaceFile(o.path(), b, 0o600); err != nil {
+		return err
+	}
+	o.unsaved = false
+	return nil
 }
 
 // encode is the record as its file holds it, secret values removed.
@@ -471,6 +506,11 @@ func parseName(name string) (n recordName, ok bool) {
 	}
 	return n, true
 }
+
+// noopPruneEvery: one no-op in this many, by its start time's
+// nanoseconds, prunes its app's records: an app only ever redeployed
+// unchanged keeps about Keep records, not one per deploy.
+var noopPruneEvery int64 = 16
 
 // Keep is how many records of each app the operations directory keeps:
 // the newest, whatever their action. Without a bound every deploy and

@@ -251,3 +251,74 @@ func BenchmarkRan(b *testing.B) {
 		}
 	}
 }
+
+// TestQuietWritesOnAnnounceOrFinish: a Quiet operation has no record
+// until it announces itself or finishes; after Announce a crash leaves
+// it running, and another operation's record is written at its start.
+func TestQuietWritesOnAnnounceOrFinish(t *testing.T) {
+	dir := t.TempDir()
+	op, err := StartWith(dir, "home", "deploy", "ghost", Options{Quiet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.Step("check")
+	if _, err := Get(dir, op.ID()); err == nil {
+		t.Fatal("a quiet operation's record was written at its start")
+	}
+	if err := op.Announce(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Get(dir, op.ID()); err != nil || r.Status != Running || r.Steps[0].Name != "check" {
+		t.Fatalf("after Announce: %+v %v", r, err)
+	}
+	if err := op.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Get(dir, op.ID()); err != nil || r.Status != Succeeded {
+		t.Fatalf("after Finish: %+v %v", r, err)
+	}
+
+	noop, err := StartWith(dir, "home", "deploy", "mysql", Options{Quiet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noop.ChangedNothing()
+	if err := noop.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Get(dir, noop.ID()); err != nil || r.Status != Succeeded {
+		t.Fatalf("a quiet no-op's final record: %+v %v", r, err)
+	}
+
+	loud, err := StartWith(dir, "home", "deploy", "redis", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loud.Announce(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Get(dir, loud.ID()); err != nil || r.Status != Running {
+		t.Fatalf("an operation that is not quiet: %+v %v", r, err)
+	}
+}
+
+// TestNoOpsPruneNowAndThen: records of no-ops alone stay bounded (here
+// every no-op prunes, to be deterministic).
+func TestNoOpsPruneNowAndThen(t *testing.T) {
+	defer func(n int64) { noopPruneEvery = n }(noopPruneEvery)
+	noopPruneEvery = 1
+	dir := t.TempDir()
+	for range Keep + 3 {
+		op, err := StartWith(dir, "test", "deploy", "ghost", Options{Quiet: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		op.ChangedNothing()
+		if err := op.Finish(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if recs, err := List(dir, "ghost"); err != nil || len(recs) != Keep {
+		t.Fatalf("%d records after %d no-ops (%v), want %d", len(recs), Keep+3, err, Keep)
+	}
+}
