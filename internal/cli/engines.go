@@ -72,7 +72,43 @@ func needs(cmd *cobra.Command, engine string, waivers ...string) *cobra.Command 
 	}
 	cmd.Annotations[engineKey] = engine
 	cmd.Annotations[waiversKey] = strings.Join(waivers, ",")
+	long := cmd.Long
+	if long == "" {
+		long = cmd.Short // what --help shows when there is no Long
+	}
+	cmd.Long = strings.TrimRight(long, "\n") + "\n\n" + engineNote(engine, waivers)
 	return cmd
+}
+
+// engineNote tells, in --help, where a command that needs an engine runs.
+func engineNote(engine string, waivers []string) string {
+	what := map[string]string{engineBackup: "the backup engine", engineServe: "Wild Central's daemon"}[engine]
+	note := fmt.Sprintf("This command runs in %s, the companion program that links %s: wild hands it over "+
+		"(found beside wild, on PATH, or built from the checkout wild runs from).", CentralProgram, what)
+	if len(waivers) > 0 {
+		note += " With --" + strings.Join(waivers, " or --") + " it runs in wild itself."
+	}
+	return fill(note, 80)
+}
+
+// fill breaks text into lines of at most width columns, between words.
+func fill(text string, width int) string {
+	var b strings.Builder
+	col := 0
+	for _, w := range strings.Fields(text) {
+		switch {
+		case col == 0:
+		case col+1+len(w) > width:
+			b.WriteByte('\n')
+			col = 0
+		default:
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(w)
+		col += len(w)
+	}
+	return b.String()
 }
 
 func (e Engines) has(engine string) bool {

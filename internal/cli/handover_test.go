@@ -51,8 +51,12 @@ func TestBackupAndServeRunInWildCentral(t *testing.T) {
 	if after := e.snapshot(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatal("a command handed to a missing wild-central changed files")
 	}
-	if help := solo.ok("app", "backup", "--help"); !strings.Contains(help, "backup.destination.path") {
+	if help := solo.ok("app", "backup", "--help"); !strings.Contains(help, "backup.destination.path") ||
+		!strings.Contains(help, "This command runs in wild-central") {
 		t.Errorf("wild app backup --help without wild-central:\n%s", help)
+	}
+	if help := solo.ok("app", "update", "--help"); !strings.Contains(help, "With --no-backup or --dry-run it runs in wild itself") {
+		t.Errorf("wild app update --help does not tell its waivers:\n%s", help)
 	}
 	solo.ok("app", "update", "hello", "--dry-run")
 	solo.ok("app", "update", "hello", "--no-backup", "--yes")
