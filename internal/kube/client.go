@@ -62,12 +62,28 @@ type Client struct {
 	Mapper    *restmapper.DeferredDiscoveryRESTMapper
 	// Host is the API server URL, used in error messages.
 	Host string
+
+	prefetch prefetched
 }
 
-// NewClient loads a kubeconfig file and prepares clients for it. It does not
-// contact the server; the first call that does reports an unreachable
-// cluster as an *UnreachableError.
+// NewClient loads a kubeconfig file and prepares clients for it, and
+// opens the connection in the background (Warm). The first call that
+// contacts the server reports an unreachable cluster as an
+// *UnreachableError.
 func NewClient(kubeconfigPath string) (*Client, error) {
+	c, err := NewIdleClient(kubeconfigPath)
+	if err != nil {
+		return nil, err
+	}
+	c.Warm()
+	return c, nil
+}
+
+// NewIdleClient is NewClient without Warm, for a caller whose first
+// request follows at once and opens the connection doing work it needs
+// anyway (PrefetchInventory): Warm's ping is a request of its own, about
+// as dear to a small API server as any other.
+func NewIdleClient(kubeconfigPath string) (*Client, error) {
 	if _, err := os.Stat(kubeconfigPath); err != nil {
 		return nil, &problem.Error{Code: problem.PreconditionFailed, Message: "cannot read kubeconfig " + kubeconfigPath, Err: err,
 			Hint: &problem.Hint{Action: "up", Text: "point the instance at a cluster (its kubeconfig), or start the local one"}}
@@ -81,7 +97,6 @@ func NewClient(kubeconfigPath string) (*Client, error) {
 		return nil, err
 	}
 	c.useDiskDiscovery()
-	c.Warm()
 	return c, nil
 }
 

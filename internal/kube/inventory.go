@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -81,6 +82,14 @@ type inventoryDoc struct {
 }
 
 func (c *Client) readInventory(ctx context.Context, inv Inventory) ([]invEntry, error) {
+	if a := c.prefetch.take(inv.Name()); a != nil {
+		entries, _, err := a.get()
+		return entries, err
+	}
+	return c.fetchInventory(ctx, inv)
+}
+
+func (c *Client) fetchInventory(ctx context.Context, inv Inventory) ([]invEntry, error) {
 	cm, err := c.Clientset.CoreV1().ConfigMaps(InventoryNamespace).Get(ctx, inv.Name(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
@@ -104,10 +113,17 @@ type asyncInventory struct {
 }
 
 func (c *Client) readInventoryAsync(ctx context.Context, inv Inventory) *asyncInventory {
+	if a := c.prefetch.take(inv.Name()); a != nil {
+		return a
+	}
+	return c.fetchInventoryAsync(ctx, inv)
+}
+
+func (c *Client) fetchInventoryAsync(ctx context.Context, inv Inventory) *asyncInventory {
 	a := &asyncInventory{done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		a.entries, a.err = c.readInventory(ctx, inv)
+		a.entries, a.err = c.fetchInventory(ctx, inv)
 		a.byKey = make(map[string]invEntry, len(a.entries))
 		for _, e := range a.entries {
 			a.byKey[e.Ref.Key()] = e
@@ -122,6 +138,44 @@ func (a *asyncInventory) get() ([]invEntry, map[string]invEntry, error) {
 	return a.entries, a.byKey, a.err
 }
 
+// PrefetchInventory starts reading inv's inventory, for a deploy whose
+// first request opens the connection to the API server doing work it
+// needs anyway (with NewIdleClient). The next read of that inventory (the
+// no-op check's, Apply's, a diff's) takes the result, a write or delete
+// of it drops it, and so does drop, which the caller must call when done
+// with the app: an answer kept longer could be stale. The caller holds
+// the app's lock from before this call until drop, so that nothing else
+// writes the inventory in between.
+func (c *Client) PrefetchInventory(ctx context.Context, inv Inventory) (drop func()) {
+	name := inv.Name()
+	c.prefetch.put(name, c.fetchInventoryAsync(ctx, inv))
+	return func() { c.prefetch.take(name) }
+}
+
+// prefetched holds inventory reads started ahead of their use, each
+// taken at most once.
+type prefetched struct {
+	mu    sync.Mutex
+	reads map[string]*asyncInventory
+}
+
+func (p *prefetched) put(name string, a *asyncInventory) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reads == nil {
+		p.reads = map[string]*asyncInventory{}
+	}
+	p.reads[name] = a
+}
+
+func (p *prefetched) take(name string) *asyncInventory {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.reads[name]
+	delete(p.reads, name)
+	return a
+}
+
 // InventoryRefs lists the objects recorded for an app (nil when none).
 func (c *Client) InventoryRefs(ctx context.Context, inv Inventory) ([]ObjectRef, error) {
 	entries, err := c.readInventory(ctx, inv)
@@ -133,6 +187,7 @@ func (c *Client) InventoryRefs(ctx context.Context, inv Inventory) ([]ObjectRef,
 }
 
 func (c *Client) writeInventory(ctx context.Context, inv Inventory, entries []invEntry) error {
+	c.prefetch.take(inv.Name())
 	raw, err := json.Marshal(inventoryDoc{Entries: entries})
 	if err != nil {
 		return err
@@ -152,6 +207,7 @@ func (c *Client) writeInventory(ctx context.Context, inv Inventory, entries []in
 }
 
 func (c *Client) deleteInventory(ctx context.Context, inv Inventory) error {
+	c.prefetch.take(inv.Name())
 	err := c.Clientset.CoreV1().ConfigMaps(InventoryNamespace).Delete(ctx, inv.Name(), metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting inventory %s/%s: %w", InventoryNamespace, inv.Name(), c.wrap(err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,12 +109,24 @@ func (c *Client) Wait(ctx context.Context, objs []*unstructured.Unstructured, ti
 // milliseconds but costs the server no etcd read: a no-op deploy, one
 // process per app, paid a quorum read per dependency object for a
 // warning.
-func (c *Client) Ready(ctx context.Context, objs []*unstructured.Unstructured) (bool, error) {
-	statuses, err := c.statusesAt(ctx, objs, metav1.GetOptions{ResourceVersion: "0"})
-	if err != nil {
-		return false, err
+//
+// Deployed tells whether the objects show the app deployed under inv:
+// each exists, is not being deleted and carries inv's labels, which Apply
+// stamps on everything it applies. That is what the app's inventory would
+// tell, so a caller that gets true need not read it.
+func (c *Client) Ready(ctx context.Context, objs []*unstructured.Unstructured, inv Inventory) (ready, deployed bool, err error) {
+	out := make([]ResourceStatus, len(objs))
+	ours := make([]bool, len(objs))
+	errs := make([]error, len(objs))
+	forEach(len(objs), 0, func(i int) {
+		var live *unstructured.Unstructured
+		out[i], live, errs[i] = c.readStatus(ctx, RefOf(objs[i]), metav1.GetOptions{ResourceVersion: "0"})
+		ours[i] = live != nil && live.GetDeletionTimestamp() == nil && isSubset(inv.Labels(), live.GetLabels())
+	})
+	if err := errors.Join(errs...); err != nil {
+		return false, false, err
 	}
-	return len(notCurrent(statuses)) == 0, nil
+	return len(notCurrent(out)) == 0, len(objs) > 0 && !slices.Contains(ours, false), nil
 }
 
 func notCurrent(statuses []ResourceStatus) []ResourceStatus {
@@ -154,20 +167,26 @@ func (c *Client) statusesAt(ctx context.Context, objs []*unstructured.Unstructur
 }
 
 func (c *Client) statusOf(ctx context.Context, ref ObjectRef, opts metav1.GetOptions) (ResourceStatus, error) {
+	rs, _, err := c.readStatus(ctx, ref, opts)
+	return rs, err
+}
+
+// readStatus is statusOf with the object read, nil when it does not exist.
+func (c *Client) readStatus(ctx context.Context, ref ObjectRef, opts metav1.GetOptions) (ResourceStatus, *unstructured.Unstructured, error) {
 	rs := ResourceStatus{Ref: ref}
 	ri, err := c.resource(ref)
 	if err != nil {
-		return rs, err
+		return rs, nil, err
 	}
 	live, err := ri.Get(ctx, ref.Name, opts)
 	if apierrors.IsNotFound(err) {
 		rs.Status, rs.Message = StatusNotFound, "does not exist"
-		return rs, nil
+		return rs, nil, nil
 	}
 	if err != nil {
-		return rs, fmt.Errorf("reading %s: %w", ref, c.wrap(err))
+		return rs, nil, fmt.Errorf("reading %s: %w", ref, c.wrap(err))
 	}
-	return computeStatus(ref, live), nil
+	return computeStatus(ref, live), live, nil
 }
 
 // podReasons explains a not-ready workload from its pods' states.

@@ -164,7 +164,7 @@ func (r *deployRun) deploy(ctx context.Context, app string, locked bool) (*Deplo
 		return nil, err
 	}
 	if r.client == nil {
-		if r.client, err = clientFor(r.opts.Instance); err != nil {
+		if r.client, err = idleClientFor(r.opts.Instance); err != nil {
 			return nil, err
 		}
 	}
@@ -184,6 +184,7 @@ func (r *deployRun) deploy(ctx context.Context, app string, locked bool) (*Deplo
 		}
 		defer unlock()
 	}
+	defer r.prefetch(ctx, app)()
 	action := "deploy"
 	if r.opts.DryRun {
 		action = "deploy-dry-run"
@@ -193,7 +194,8 @@ func (r *deployRun) deploy(ctx context.Context, app string, locked bool) (*Deplo
 		env = env.side()
 	}
 	r.first = false
-	op, err := env.startOp(action, app)
+	// Quiet: a no-op redeploy writes its record once, at the end.
+	op, err := env.startQuietOp(action, app)
 	if err != nil {
 		return nil, err
 	}
@@ -215,12 +217,43 @@ func (r *deployRun) deploy(ctx context.Context, app string, locked bool) (*Deplo
 	return one.res, op.FinishCtx(ctx, err)
 }
 
+// clientFor is a client for the instance's cluster, its connection
+// opening in the background (kube.Client.Warm).
 func clientFor(inst *instance.Instance) (*kube.Client, error) {
+	c, err := idleClientFor(inst)
+	if err == nil {
+		c.Warm()
+	}
+	return c, err
+}
+
+// idleClientFor is clientFor without the warming ping: a deploy opens
+// the connection with its first read instead (prefetch).
+func idleClientFor(inst *instance.Instance) (*kube.Client, error) {
 	kc, err := inst.Kubeconfig()
 	if err != nil {
 		return nil, err
 	}
-	return kube.NewClient(kc)
+	return kube.NewIdleClient(kc)
+}
+
+// prefetch starts reading the app's inventory, which every deploy reads,
+// as soon as the app is locked: the read opens the connection while the
+// app is loaded and built, as a ping would, without costing the API
+// server a request of its own. The returned func drops an unused answer.
+// A run with a listing (startListing) has its connection open already,
+// and answers most checks without reading inventories: it prefetches
+// nothing.
+func (r *deployRun) prefetch(ctx context.Context, app string) func() {
+	if r.listing != nil {
+		return func() {}
+	}
+	inv, err := inventoryOf(r.opts.Instance, app)
+	if err != nil {
+		r.client.Warm() // the deploy reports the error itself, once it reads the app
+		return func() {}
+	}
+	return r.client.PrefetchInventory(ctx, inv)
 }
 
 // deployDeps deploys every dependency (recursively, each once) before the
@@ -264,13 +297,14 @@ func (o *deployOne) run(ctx context.Context) error {
 	o.res.Namespace = t.namespace
 
 	steps := []struct {
-		phase string
-		do    func(context.Context, *target) error
+		phase  string
+		do     func(context.Context, *target) error
+		writes bool
 	}{
-		{"dependencies", o.checkDeps},
-		{"namespace", o.prepareNamespace},
-		{"secrets", o.secrets},
-		{"apply", o.apply},
+		{"dependencies", o.checkDeps, false},
+		{"namespace", o.prepareNamespace, true},
+		{"secrets", o.secrets, true},
+		{"apply", o.apply, true},
 	}
 	// The no-op check only reads, so it runs beside the dependency check
 	// (whose failure still stops the deploy before anything is written).
@@ -281,6 +315,11 @@ func (o *deployOne) run(ctx context.Context) error {
 		}
 		if i == 1 && noop() {
 			break
+		}
+		if s.writes {
+			if err := o.op.Announce(); err != nil {
+				return err
+			}
 		}
 		o.op.Step(s.phase)
 		if err := s.do(ctx, t); err != nil {
@@ -450,6 +489,9 @@ func (o *deployOne) recompile() error {
 	if o.opts.DryRun {
 		return o.preview()
 	}
+	if err := o.op.Announce(); err != nil {
+		return err
+	}
 	pkg, err := o.opts.Catalog.Get(o.app)
 	if err != nil {
 		return fmt.Errorf("config of %s changed, but it cannot be recompiled: %w", o.app, err)
@@ -523,24 +565,11 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		if err != nil {
 			return err
 		}
-		// Under NoWait the readiness is read beside the inventory: one
-		// round trip instead of two; it is used only if the dependency
-		// turns out to be deployed.
-		var ready bool
-		var readyErr error
-		readDone := make(chan struct{})
-		go func() {
-			defer close(readDone)
-			if o.opts.NoWait && !o.opts.DryRun {
-				ready, readyErr = o.client.Ready(ctx, kube.ReadinessSet(dt.objs))
-			}
-		}()
-		refs, err := o.client.InventoryRefs(ctx, dt.inventory())
-		<-readDone
+		deployed, ready, err := o.depState(ctx, dt)
 		if err != nil {
 			return err
 		}
-		if len(refs) == 0 {
+		if !deployed {
 			notDeployed = append(notDeployed, dep)
 			continue
 		}
@@ -549,7 +578,7 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		}
 		if o.opts.NoWait {
 			// NoWait never blocks on readiness; the user is told instead.
-			if readyErr != nil || !ready {
+			if !ready {
 				o.op.Warn("dependency %s is deployed but not ready yet; %s may not start until it is", dep, o.app)
 			}
 			continue
@@ -564,6 +593,23 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		return &DependencyError{App: o.app, Missing: notDeployed, Reason: "is not deployed"}
 	}
 	return nil
+}
+
+// depState tells whether a dependency is deployed and, under NoWait,
+// whether it is ready. Under NoWait its workloads are read first: when
+// they show it deployed (kube.Client.Ready), its inventory is not read,
+// one request fewer in every deploy of an app with a dependency. Else,
+// and always without NoWait, its inventory decides.
+func (o *deployOne) depState(ctx context.Context, dt *target) (deployed, ready bool, err error) {
+	if o.opts.NoWait && !o.opts.DryRun {
+		// A failed read is only "not known ready": the warning.
+		ready, deployed, err := o.client.Ready(ctx, kube.ReadinessSet(dt.objs), dt.inventory())
+		if err == nil && deployed {
+			return true, ready, nil
+		}
+	}
+	refs, err := o.client.InventoryRefs(ctx, dt.inventory())
+	return len(refs) > 0, false, err
 }
 
 func oneLine(err error) string {

@@ -163,10 +163,14 @@ func TestDeployRefusesUndeployedDependency(t *testing.T) {
 	c := newClusterEnv(t)
 	c.add("postgres")
 	c.add("vaultwarden")
-	_, err := c.deploy("vaultwarden")
-	var de *DependencyError
-	if !errors.As(err, &de) || !strings.Contains(advice.Message(err), "wild app deploy postgres") {
-		t.Fatalf("want a dependency error naming the fix, got %v", err)
+	// --no-wait reads the dependency's workloads before its inventory
+	// (deployOne.depState): their absence must still refuse.
+	for _, noWait := range []bool{false, true} {
+		_, err := c.deploy("vaultwarden", func(d *Deploy) { d.NoWait = noWait })
+		var de *DependencyError
+		if !errors.As(err, &de) || !strings.Contains(advice.Message(err), "wild app deploy postgres") {
+			t.Fatalf("no-wait %v: want a dependency error naming the fix, got %v", noWait, err)
+		}
 	}
 	if _, err := c.kc.CoreV1().Namespaces().Get(context.Background(), c.ns("vaultwarden"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("something was applied despite the failed pre-flight: %v", err)
@@ -654,5 +658,53 @@ func TestNoWaitWarnsOfAnUnreadyDependency(t *testing.T) {
 	}
 	if !res.Unchanged() {
 		t.Fatalf("the warning changed the deploy: %+v", res.Changes)
+	}
+	// Without its workload, postgres is still deployed by its inventory's
+	// account: not ready, not missing.
+	if err := c.kc.AppsV1().Deployments(c.ns("postgres")).Delete(context.Background(), "postgres", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if res := c.mustDeploy("gitea", noWait); !warned(res) {
+		t.Fatalf("no warning for a dependency whose workload was deleted: %v", res.Warnings)
+	}
+}
+
+// TestDeployRecordIsWrittenBeforeItsFirstChange: a deploy writes its
+// running record before its first step that writes to the cluster, so a
+// crash there leaves a record saying how far it got; a no-op redeploy,
+// which writes nothing, writes its record only at its end.
+func TestDeployRecordIsWrittenBeforeItsFirstChange(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("hello")
+	ops := c.Instance.Path(instance.OperationsDir)
+	running := func() bool {
+		recs, err := operation.List(ops, "hello")
+		return err == nil && len(recs) > 0 && recs[0].Status == operation.Running
+	}
+	seen := map[string]bool{} // phase -> a running record existed when it started
+	watch := func(d *Deploy) {
+		d.Observer = event.Func(func(e event.Event) {
+			if e.Kind == event.PhaseStarted {
+				seen[e.Phase] = running()
+			}
+		})
+	}
+	c.mustDeploy("hello", watch)
+	for _, phase := range []string{"namespace", "secrets", "apply"} {
+		if !seen[phase] {
+			t.Errorf("the first deploy's %s step started without a running record (%v)", phase, seen)
+		}
+	}
+	clear(seen)
+	res := c.mustDeploy("hello", watch)
+	if !res.Unchanged() {
+		t.Fatalf("the redeploy changed something: %+v", res.Changes)
+	}
+	if seen["check"] || seen["apply"] {
+		t.Errorf("the no-op redeploy wrote a running record (%v)", seen)
+	}
+	recs, err := operation.List(ops, "hello")
+	if err != nil || len(recs) < 2 || recs[0].ID != res.Operation || recs[0].Status != operation.Succeeded {
+		t.Fatalf("the no-op's final record: %+v %v", recs, err)
 	}
 }

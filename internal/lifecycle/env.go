@@ -53,8 +53,18 @@ func (e Env) side() Env {
 // caller's id when one was given, and marks the app's lock (held by the
 // caller) with it.
 func (e *Env) startOp(action, app string) (*operation.Op, error) {
+	return e.startOpWith(action, app, false)
+}
+
+// startQuietOp is startOp for an operation that often changes nothing
+// (operation.Options.Quiet): it must Announce before its first change.
+func (e *Env) startQuietOp(action, app string) (*operation.Op, error) {
+	return e.startOpWith(action, app, true)
+}
+
+func (e *Env) startOpWith(action, app string, quiet bool) (*operation.Op, error) {
 	op, err := operation.StartWith(e.Instance.Path(instance.OperationsDir), e.Instance.Name, action, app,
-		operation.Options{ID: e.OperationID, Observer: e.Observer})
+		operation.Options{ID: e.OperationID, Observer: e.Observer, Quiet: quiet})
 	if err != nil {
 		return nil, err
 	}

@@ -121,6 +121,20 @@ func (t *target) inventory() kube.Inventory {
 	return kube.Inventory{App: t.side.Inventory(t.app), InstanceID: t.instanceID}
 }
 
+// inventoryOf is the inventory app's target has, known without
+// building the app.
+func inventoryOf(inst *instance.Instance, app string) (kube.Inventory, error) {
+	id, err := inst.ID()
+	if err != nil {
+		return kube.Inventory{}, err
+	}
+	act, err := side.Read(inst, app)
+	if err != nil {
+		return kube.Inventory{}, err
+	}
+	return kube.Inventory{App: act.Inventory(app), InstanceID: id}, nil
+}
+
 func (t *target) owner(inst *instance.Instance) kube.Owner {
 	return kube.Owner{Instance: inst.Name, InstanceID: t.instanceID, App: t.side.Inventory(t.app)}
 }

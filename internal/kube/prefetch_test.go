@@ -1,0 +1,122 @@
+package kube
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wild-cloud/wild/internal/clustertest"
+)
+
+// TestPrefetchedInventoryIsReadOnce: the next read of a prefetched
+// inventory gets the prefetched answer, even when another writer changed
+// the inventory since; the read after it asks the server again. Drop and
+// a write of the inventory discard an unused answer.
+func TestPrefetchedInventoryIsReadOnce(t *testing.T) {
+	c := newClient(t)
+	ctx := testCtx(t)
+	ns := clustertest.Namespace(t)
+	inv := testInventory(t, "prefetch")
+	t.Cleanup(func() { _ = c.deleteInventory(context.Background(), inv) })
+	mustApply(t, c, objects(t, ns, webApp), ApplyOptions{Prune: true, Inventory: inv})
+	recorded := inventoryLen(t, c, inv)
+	if recorded != 3 {
+		t.Fatalf("the apply recorded %d objects, want 3", recorded)
+	}
+	cms := c.Clientset.CoreV1().ConfigMaps(InventoryNamespace)
+	setRaw := func(raw string) { // another writer's edit
+		t.Helper()
+		cm, err := cms.Get(ctx, inv.Name(), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm.Data[inventoryKey] = raw
+		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prefetch := func() func() {
+		t.Helper()
+		drop := c.PrefetchInventory(ctx, inv)
+		c.prefetch.reads[inv.Name()].get() // answered before the edit below
+		return drop
+	}
+
+	drop := prefetch()
+	defer drop()
+	setRaw(`{"entries":[]}`)
+	if n := inventoryLen(t, c, inv); n != recorded {
+		t.Errorf("the read after the prefetch found %d entries, want the prefetched %d", n, recorded)
+	}
+	if n := inventoryLen(t, c, inv); n != 0 {
+		t.Errorf("the second read found %d entries, want the edited 0", n)
+	}
+
+	drop = prefetch()
+	setRaw(`{"entries":[{"ref":{"version":"v1","kind":"ConfigMap","namespace":"` + ns + `","name":"web-config"}}]}`)
+	drop()
+	if n := inventoryLen(t, c, inv); n != 1 {
+		t.Errorf("after drop the read found %d entries, want the edited 1", n)
+	}
+
+	prefetch()
+	if err := c.writeInventory(ctx, inv, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := inventoryLen(t, c, inv); n != 0 {
+		t.Errorf("after a write the read found %d entries, want the written 0", n)
+	}
+}
+
+func inventoryLen(t *testing.T, c *Client, inv Inventory) int {
+	t.Helper()
+	refs, err := c.InventoryRefs(testCtx(t), inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(refs)
+}
+
+// TestReadyTellsDeployed: Ready's deployed answer is true only while
+// every object exists with the inventory's labels, the evidence a
+// dependency check takes instead of reading the inventory.
+func TestReadyTellsDeployed(t *testing.T) {
+	c := newClient(t)
+	ctx := testCtx(t)
+	ns := clustertest.Namespace(t)
+	inv := testInventory(t, "readydeployed")
+	t.Cleanup(func() { _ = c.deleteInventory(context.Background(), inv) })
+	objs := objects(t, ns, webApp)
+	set := ReadinessSet(objs)
+	if len(set) != 1 || set[0].GetKind() != "Deployment" {
+		t.Fatalf("readiness set %v, want the Deployment", set)
+	}
+	// Ready reads the API server's cache, which may trail a write by
+	// milliseconds: each answer is awaited.
+	deployedBecomes := func(when string, inv Inventory, want bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, deployed, err := c.Ready(ctx, set, inv)
+			if err == nil && deployed == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: deployed = %v (err %v), want %v", when, deployed, err, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	deployedBecomes("before any apply", inv, false)
+	mustApply(t, c, objs, ApplyOptions{Prune: true, Inventory: inv})
+	deployedBecomes("after the apply", inv, true)
+	if _, deployed, err := c.Ready(ctx, set, Inventory{App: "other", InstanceID: inv.InstanceID}); err != nil || deployed {
+		t.Errorf("objects of another app's inventory: deployed = %v (err %v), want false", deployed, err)
+	}
+	if err := c.Clientset.AppsV1().Deployments(ns).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deployedBecomes("after the Deployment was deleted", inv, false)
+}
