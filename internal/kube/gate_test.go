@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 )
@@ -23,25 +24,11 @@ func TestFirstBurstSharesOneConnection(t *testing.T) {
 }
 
 func firstBurst(t *testing.T, warm bool) {
-	var conns, reqs atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var reqs atomic.Int32
+	c, conns := gateServer(t, func(w http.ResponseWriter, r *http.Request) {
 		reqs.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"major":"1","minor":"34","gitVersion":"v1.34.1"}`))
-	}))
-	srv.EnableHTTP2 = true
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.StartTLS()
-	defer srv.Close()
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	c, err := NewClientFromConfig(&rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: ca}})
-	if err != nil {
-		t.Fatal(err)
-	}
+		writeVersion(w)
+	})
 	if warm {
 		c.Warm()
 	}
@@ -69,4 +56,74 @@ func firstBurst(t *testing.T, warm bool) {
 			runtime.Gosched()
 		}
 	}
+}
+
+// The burst goes out as soon as the first request has its connection,
+// not once it is answered: here the server holds its first answer until
+// the rest of the burst has arrived, on the same connection.
+func TestBurstDoesNotWaitForTheFirstAnswer(t *testing.T) {
+	arrived := make(chan struct{}, 8)
+	var first atomic.Bool
+	c, conns := gateServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if !first.CompareAndSwap(false, true) {
+			arrived <- struct{}{}
+			writeVersion(w)
+			return
+		}
+		for range 4 {
+			select {
+			case <-arrived:
+			case <-time.After(5 * time.Second):
+				http.Error(w, "the rest of the burst waited for this answer", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		writeVersion(w)
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- c.Ping(context.Background())
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("the burst opened %d connections, want 1", n)
+	}
+}
+
+// gateServer is an HTTP/2 TLS server answering with handler, a Client for
+// it, and the count of connections the server accepted.
+func gateServer(t *testing.T, handler http.HandlerFunc) (*Client, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(handler)
+	srv.EnableHTTP2 = true
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	c, err := NewClientFromConfig(&rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: ca}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &conns
+}
+
+func writeVersion(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"major":"1","minor":"34","gitVersion":"v1.34.1"}`))
 }
