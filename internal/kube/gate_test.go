@@ -32,22 +32,7 @@ func firstBurst(t *testing.T, warm bool) {
 	if warm {
 		c.Warm()
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- c.Ping(context.Background())
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	pingBurst(t, c, 8)
 	if n := conns.Load(); n != 1 {
 		t.Fatalf("8 concurrent first requests opened %d connections, want 1", n)
 	}
@@ -80,9 +65,18 @@ func TestBurstDoesNotWaitForTheFirstAnswer(t *testing.T) {
 		}
 		writeVersion(w)
 	})
+	pingBurst(t, c, 5)
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("the burst opened %d connections, want 1", n)
+	}
+}
+
+// pingBurst sends n concurrent first requests and fails on any error.
+func pingBurst(t *testing.T, c *Client, n int) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, 5)
-	for range 5 {
+	errs := make(chan error, n)
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -95,9 +89,6 @@ func TestBurstDoesNotWaitForTheFirstAnswer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if n := conns.Load(); n != 1 {
-		t.Fatalf("the burst opened %d connections, want 1", n)
 	}
 }
 
