@@ -46,7 +46,8 @@ vet:
 
 # wild and its companion wild-central (backups and the daemon, which wild
 # hands those commands to: it finds wild-central beside itself), stamped
-# with the revision they are built from, which wild-central checks.
+# with the revision they are built from, which wild-central checks. The
+# same flags as internal/shipbuild, which the tests and `go run` build with.
 build:
 	$(WILDGO) build -buildvcs=auto -o ./ ./cmd/wild ./cmd/wild-central
 

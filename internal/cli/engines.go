@@ -20,6 +20,7 @@ import (
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/devcluster"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/shipbuild"
 )
 
 // Engines are the parts only the wild-central program links: the backup
@@ -213,9 +214,7 @@ func buildCentral(progress io.Writer) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(progress, "building %s from %s into %s (quick once built)\n", CentralProgram, root, path)
-	cmd := exec.Command(goTool, "build", "-buildvcs=auto", "-o", path, "./cmd/"+CentralProgram)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build builds it
+	cmd := shipbuild.Command(goTool, root, path, "./cmd/"+CentralProgram)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/%s: %w: %s", CentralProgram, err, strings.TrimSpace(string(out)))
 	}

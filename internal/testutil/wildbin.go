@@ -4,10 +4,11 @@ package testutil
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sync"
+
+	"github.com/wild-cloud/wild/internal/shipbuild"
 )
 
 var (
@@ -50,11 +51,7 @@ func WildBinary() (string, error) {
 			return
 		}
 		defer os.RemoveAll(tmp)
-		// As shipped (make build): without cgo, stamped with the build's
-		// revision, which wild passes to wild-central.
-		cmd := exec.Command("go", "build", "-buildvcs=auto", "-o", tmp+"/", "./cmd/wild", "./cmd/wild-central")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd := shipbuild.Command("go", root, tmp+"/", "./cmd/wild", "./cmd/wild-central")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/wild ./cmd/wild-central: %v\n%s", err, out)
 			return
