@@ -66,7 +66,7 @@ bench-add:
 # against the client-go floor. BASE_BIN=path/to/another/wild measures that
 # build's per-process deploys beside this one's in every round.
 bench-perf: cluster-binaries
-	ROUNDS=5 bash bench/perf.sh
+	ROUNDS=$${ROUNDS:-11} bash bench/perf.sh
 
 # The kubectl comparison (needs kubectl), not part of `make bench`.
 bench-deploy: cluster-binaries
