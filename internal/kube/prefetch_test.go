@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -93,30 +92,19 @@ func TestReadyTellsDeployed(t *testing.T) {
 	if len(set) != 1 || set[0].GetKind() != "Deployment" {
 		t.Fatalf("readiness set %v, want the Deployment", set)
 	}
-	// Ready reads the API server's cache, which may trail a write by
-	// milliseconds: each answer is awaited.
-	deployedBecomes := func(when string, inv Inventory, want bool) {
+	// Ready reads from etcd, so each answer follows the write before it.
+	expect := func(when string, inv Inventory, want bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			_, deployed, err := c.Ready(ctx, set, inv)
-			if err == nil && deployed == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: deployed = %v (err %v), want %v", when, deployed, err, want)
-			}
-			time.Sleep(50 * time.Millisecond)
+		if _, deployed, err := c.Ready(ctx, set, inv); err != nil || deployed != want {
+			t.Fatalf("%s: deployed = %v (err %v), want %v", when, deployed, err, want)
 		}
 	}
-	deployedBecomes("before any apply", inv, false)
+	expect("before any apply", inv, false)
 	mustApply(t, c, objs, ApplyOptions{Prune: true, Inventory: inv})
-	deployedBecomes("after the apply", inv, true)
-	if _, deployed, err := c.Ready(ctx, set, Inventory{App: "other", InstanceID: inv.InstanceID}); err != nil || deployed {
-		t.Errorf("objects of another app's inventory: deployed = %v (err %v), want false", deployed, err)
-	}
+	expect("right after the apply", inv, true)
+	expect("objects of another app's inventory", Inventory{App: "other", InstanceID: inv.InstanceID}, false)
 	if err := c.Clientset.AppsV1().Deployments(ns).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	deployedBecomes("after the Deployment was deleted", inv, false)
+	expect("right after the Deployment was deleted", inv, false)
 }

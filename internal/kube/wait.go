@@ -104,23 +104,22 @@ func (c *Client) Wait(ctx context.Context, objs []*unstructured.Unstructured, ti
 // Ready reads the objects' statuses once and reports whether all are
 // Current, without Wait's explanation of what is not: for a caller that
 // only warns (a dependency under --no-wait), that explanation costs
-// requests per pod. For the same reason the statuses come from the API
-// server's watch cache (resourceVersion "0"), which may trail by
-// milliseconds but costs the server no etcd read: a no-op deploy, one
-// process per app, paid a quorum read per dependency object for a
-// warning.
+// requests per pod.
 //
 // Deployed tells whether the objects show the app deployed under inv:
 // each exists, is not being deleted and carries inv's labels, which Apply
 // stamps on everything it applies. That is what the app's inventory would
-// tell, so a caller that gets true need not read it.
+// tell, so a caller that gets true need not read it. Because a deploy
+// goes on or refuses by it, the objects are read from etcd (a quorum
+// read), not from the API server's watch cache, which could still show
+// a dependency deleted a moment ago.
 func (c *Client) Ready(ctx context.Context, objs []*unstructured.Unstructured, inv Inventory) (ready, deployed bool, err error) {
 	out := make([]ResourceStatus, len(objs))
 	ours := make([]bool, len(objs))
 	errs := make([]error, len(objs))
 	forEach(len(objs), 0, func(i int) {
 		var live *unstructured.Unstructured
-		out[i], live, errs[i] = c.readStatus(ctx, RefOf(objs[i]), metav1.GetOptions{ResourceVersion: "0"})
+		out[i], live, errs[i] = c.readStatus(ctx, RefOf(objs[i]), metav1.GetOptions{})
 		ours[i] = live != nil && live.GetDeletionTimestamp() == nil && isSubset(inv.Labels(), live.GetLabels())
 	})
 	if err := errors.Join(errs...); err != nil {

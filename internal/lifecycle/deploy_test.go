@@ -629,7 +629,7 @@ func TestNoopOfManyAppsReadsOneListing(t *testing.T) {
 
 // TestNoWaitWarnsOfAnUnreadyDependency: under --no-wait a dependency that
 // is deployed but not ready is a warning, not a failure, read again at
-// each deploy (from the watch cache, Client.Ready), including a no-op.
+// each deploy (Client.Ready), including a no-op.
 func TestNoWaitWarnsOfAnUnreadyDependency(t *testing.T) {
 	c := newClusterEnv(t)
 	c.addAndDeploy("postgres")
