@@ -14,11 +14,7 @@ import (
 // the inventory since; the read after it asks the server again. Drop and
 // a write of the inventory discard an unused answer.
 func TestPrefetchedInventoryIsReadOnce(t *testing.T) {
-	c := newClient(t)
-	ctx := testCtx(t)
-	ns := clustertest.Namespace(t)
-	inv := testInventory(t, "prefetch")
-	t.Cleanup(func() { _ = c.deleteInventory(context.Background(), inv) })
+	c, ctx, ns, inv := inventoryTest(t, "prefetch")
 	mustApply(t, c, objects(t, ns, webApp), ApplyOptions{Prune: true, Inventory: inv})
 	recorded := inventoryLen(t, c, inv)
 	if recorded != 3 {
@@ -82,11 +78,7 @@ func inventoryLen(t *testing.T, c *Client, inv Inventory) int {
 // every object exists with the inventory's labels, the evidence a
 // dependency check takes instead of reading the inventory.
 func TestReadyTellsDeployed(t *testing.T) {
-	c := newClient(t)
-	ctx := testCtx(t)
-	ns := clustertest.Namespace(t)
-	inv := testInventory(t, "readydeployed")
-	t.Cleanup(func() { _ = c.deleteInventory(context.Background(), inv) })
+	c, ctx, ns, inv := inventoryTest(t, "readydeployed")
 	objs := objects(t, ns, webApp)
 	set := ReadinessSet(objs)
 	if len(set) != 1 || set[0].GetKind() != "Deployment" {
@@ -107,4 +99,15 @@ func TestReadyTellsDeployed(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("right after the Deployment was deleted", inv, false)
+}
+
+// inventoryTest is a client, a namespace and an inventory of app's own,
+// deleted when the test ends (inventories live in wild-system, which
+// tests share).
+func inventoryTest(t *testing.T, app string) (*Client, context.Context, string, Inventory) {
+	t.Helper()
+	c := newClient(t)
+	inv := testInventory(t, app)
+	t.Cleanup(func() { _ = c.deleteInventory(context.Background(), inv) })
+	return c, testCtx(t), clustertest.Namespace(t), inv
 }

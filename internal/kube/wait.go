@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -114,18 +113,15 @@ func (c *Client) Wait(ctx context.Context, objs []*unstructured.Unstructured, ti
 // read), not from the API server's watch cache, which could still show
 // a dependency deleted a moment ago.
 func (c *Client) Ready(ctx context.Context, objs []*unstructured.Unstructured, inv Inventory) (ready, deployed bool, err error) {
-	out := make([]ResourceStatus, len(objs))
-	ours := make([]bool, len(objs))
-	errs := make([]error, len(objs))
-	forEach(len(objs), 0, func(i int) {
-		var live *unstructured.Unstructured
-		out[i], live, errs[i] = c.readStatus(ctx, RefOf(objs[i]), metav1.GetOptions{})
-		ours[i] = live != nil && live.GetDeletionTimestamp() == nil && isSubset(inv.Labels(), live.GetLabels())
-	})
-	if err := errors.Join(errs...); err != nil {
+	statuses, lives, err := c.readStatuses(ctx, objs)
+	if err != nil {
 		return false, false, err
 	}
-	return len(notCurrent(out)) == 0, len(objs) > 0 && !slices.Contains(ours, false), nil
+	deployed = len(objs) > 0
+	for _, live := range lives {
+		deployed = deployed && live != nil && live.GetDeletionTimestamp() == nil && isSubset(inv.Labels(), live.GetLabels())
+	}
+	return len(notCurrent(statuses)) == 0, deployed, nil
 }
 
 func notCurrent(statuses []ResourceStatus) []ResourceStatus {
@@ -153,31 +149,29 @@ func (c *Client) timeoutError(ctx context.Context, objs []*unstructured.Unstruct
 
 // statuses fetches every object (a quorum read) and computes its kstatus.
 func (c *Client) statuses(ctx context.Context, objs []*unstructured.Unstructured) ([]ResourceStatus, error) {
-	return c.statusesAt(ctx, objs, metav1.GetOptions{})
+	statuses, _, err := c.readStatuses(ctx, objs)
+	return statuses, err
 }
 
-func (c *Client) statusesAt(ctx context.Context, objs []*unstructured.Unstructured, opts metav1.GetOptions) ([]ResourceStatus, error) {
+// readStatuses is statuses with the objects read, nil where one does not
+// exist.
+func (c *Client) readStatuses(ctx context.Context, objs []*unstructured.Unstructured) ([]ResourceStatus, []*unstructured.Unstructured, error) {
 	out := make([]ResourceStatus, len(objs))
+	lives := make([]*unstructured.Unstructured, len(objs))
 	errs := make([]error, len(objs))
 	forEach(len(objs), 0, func(i int) {
-		out[i], errs[i] = c.statusOf(ctx, RefOf(objs[i]), opts)
+		out[i], lives[i], errs[i] = c.statusOf(ctx, RefOf(objs[i]))
 	})
-	return out, errors.Join(errs...)
+	return out, lives, errors.Join(errs...)
 }
 
-func (c *Client) statusOf(ctx context.Context, ref ObjectRef, opts metav1.GetOptions) (ResourceStatus, error) {
-	rs, _, err := c.readStatus(ctx, ref, opts)
-	return rs, err
-}
-
-// readStatus is statusOf with the object read, nil when it does not exist.
-func (c *Client) readStatus(ctx context.Context, ref ObjectRef, opts metav1.GetOptions) (ResourceStatus, *unstructured.Unstructured, error) {
+func (c *Client) statusOf(ctx context.Context, ref ObjectRef) (ResourceStatus, *unstructured.Unstructured, error) {
 	rs := ResourceStatus{Ref: ref}
 	ri, err := c.resource(ref)
 	if err != nil {
 		return rs, nil, err
 	}
-	live, err := ri.Get(ctx, ref.Name, opts)
+	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		rs.Status, rs.Message = StatusNotFound, "does not exist"
 		return rs, nil, nil

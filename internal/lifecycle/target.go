@@ -117,9 +117,7 @@ func namespaceOf(app string, objs []*unstructured.Unstructured) (string, error) 
 	return "", fmt.Errorf("apps/%s spans namespaces %s and has no Namespace object; Wild Cloud deploys one app into one namespace", app, strings.Join(sortedKeys(seen), ", "))
 }
 
-func (t *target) inventory() kube.Inventory {
-	return kube.Inventory{App: t.side.Inventory(t.app), InstanceID: t.instanceID}
-}
+func (t *target) inventory() kube.Inventory { return appInventory(t.side, t.app, t.instanceID) }
 
 // inventoryOf is the inventory app's target has, known without
 // building the app.
@@ -132,7 +130,12 @@ func inventoryOf(inst *instance.Instance, app string) (kube.Inventory, error) {
 	if err != nil {
 		return kube.Inventory{}, err
 	}
-	return kube.Inventory{App: act.Inventory(app), InstanceID: id}, nil
+	return appInventory(act, app, id), nil
+}
+
+// appInventory is the inventory of app's active copy.
+func appInventory(act side.Active, app, instanceID string) kube.Inventory {
+	return kube.Inventory{App: act.Inventory(app), InstanceID: instanceID}
 }
 
 func (t *target) owner(inst *instance.Instance) kube.Owner {

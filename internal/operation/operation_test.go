@@ -278,14 +278,7 @@ func TestQuietWritesOnAnnounceOrFinish(t *testing.T) {
 		t.Fatalf("after Finish: %+v %v", r, err)
 	}
 
-	noop, err := StartWith(dir, "home", "deploy", "mysql", Options{Quiet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	noop.ChangedNothing()
-	if err := noop.Finish(nil); err != nil {
-		t.Fatal(err)
-	}
+	noop := quietNoop(t, dir, "mysql")
 	if r, err := Get(dir, noop.ID()); err != nil || r.Status != Succeeded {
 		t.Fatalf("a quiet no-op's final record: %+v %v", r, err)
 	}
@@ -309,16 +302,23 @@ func TestNoOpsPruneNowAndThen(t *testing.T) {
 	noopPruneEvery = 1
 	dir := t.TempDir()
 	for range Keep + 3 {
-		op, err := StartWith(dir, "test", "deploy", "ghost", Options{Quiet: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		op.ChangedNothing()
-		if err := op.Finish(nil); err != nil {
-			t.Fatal(err)
-		}
+		quietNoop(t, dir, "ghost")
 	}
 	if recs, err := List(dir, "ghost"); err != nil || len(recs) != Keep {
 		t.Fatalf("%d records after %d no-ops (%v), want %d", len(recs), Keep+3, err, Keep)
 	}
+}
+
+// quietNoop runs a Quiet deploy of app that changes nothing, to its end.
+func quietNoop(t *testing.T, dir, app string) *Op {
+	t.Helper()
+	op, err := StartWith(dir, "home", "deploy", app, Options{Quiet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.ChangedNothing()
+	if err := op.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	return op
 }
