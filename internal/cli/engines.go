@@ -206,17 +206,15 @@ func buildCentral(progress io.Writer) (string, error) {
 	if _, serr := os.Stat(filepath.Join(root, "cmd", CentralProgram, "main.go")); serr != nil || err != nil {
 		return "", errNoCheckout
 	}
-	// go build relinks only when the program is out of date (half a
-	// second otherwise), and replaces it by removing it first, so a
-	// running wild-central (a daemon) keeps its file.
+	// Quick once built: go build relinks only a stale program (half a
+	// second otherwise), and Install swaps it in by a rename, so a running
+	// wild-central (a daemon) keeps its file and a wild starting one at
+	// that moment never runs half a file.
 	path := filepath.Join(root, ".build", "bin", CentralProgram)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return "", err
-	}
 	fmt.Fprintf(progress, "building %s from %s into %s (quick once built)\n", CentralProgram, root, path)
-	cmd := shipbuild.Command(goTool, root, path, "./cmd/"+CentralProgram)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/%s: %w: %s", CentralProgram, err, strings.TrimSpace(string(out)))
+	wait := func() { fmt.Fprintf(progress, "waiting for another wild building %s\n", CentralProgram) }
+	if err := shipbuild.Install(goTool, root, path, "./cmd/"+CentralProgram, wait); err != nil {
+		return "", err
 	}
 	return path, nil
 }

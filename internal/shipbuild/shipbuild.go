@@ -8,8 +8,13 @@
 package shipbuild
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/gofrs/flock"
 )
 
 // Command is `go build` of pkgs into out (a file, or a directory ending
@@ -21,4 +26,58 @@ func Command(goTool, root, out string, pkgs ...string) *exec.Cmd {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	return cmd
+}
+
+// Install builds the program at pkg (e.g. ./cmd/wild-central) into path
+// so that whoever starts path meanwhile finds the old program or the new
+// one, never a part. go build writes its output in place when its work
+// directory is on another file system than path (it copies then), and
+// two wilds may ask for the program at once (`wild backup` run twice).
+// So the build goes to a staging file beside path, which go build keeps
+// up to date (it relinks only a stale one), and reaches path by a hard
+// link and a rename. Builds of the same path wait for each other; wait is
+// called once when one has to.
+func Install(goTool, root, path, pkg string, wait func()) error {
+	dir, name := filepath.Split(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	lock := flock.New(filepath.Join(dir, "."+name+".lock"))
+	if ok, err := lock.TryLock(); err != nil {
+		return fmt.Errorf("lock %s: %w", lock.Path(), err)
+	} else if !ok {
+		wait()
+		if err := lock.Lock(); err != nil {
+			return fmt.Errorf("lock %s: %w", lock.Path(), err)
+		}
+	}
+	defer lock.Unlock()
+	staging := filepath.Join(dir, "."+name+".build")
+	if out, err := Command(goTool, root, staging, pkg).CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w: %s", pkg, err, strings.TrimSpace(string(out)))
+	}
+	return publish(staging, path)
+}
+
+// publish makes path the file staging is, unless it already is. go build
+// replaces a stale staging file by a new one (a new inode), so the file
+// at path, a link to the old one, never changes under a running program.
+func publish(staging, path string) error {
+	st, err := os.Stat(staging)
+	if err != nil {
+		return err
+	}
+	if cur, err := os.Stat(path); err == nil && os.SameFile(st, cur) {
+		return nil
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	_ = os.Remove(tmp)
+	if err := os.Link(staging, tmp); err != nil {
+		return fmt.Errorf("installing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("installing %s: %w", path, err)
+	}
+	return nil
 }
