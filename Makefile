@@ -3,9 +3,9 @@
 GO ?= go
 # wild is built without cgo, as it is shipped: a static binary starts about
 # a millisecond sooner than one the dynamic loader must set up (README,
-# Performance). Tests and vet use the same setting, so they share one build
-# cache with the binary the tests run (internal/testutil.WildBinary). The
-# control plane's build (cluster-binaries) keeps the environment's setting.
+# Performance). Tests, vet and cluster-binaries use the same setting, so they
+# share one build cache with the binary the tests run
+# (internal/testutil.WildBinary).
 WILDGO := CGO_ENABLED=0 $(GO)
 
 .PHONY: test test-deps browser build cluster-binaries vet bench bench-add bench-perf bench-deploy bench-api bench-backup
@@ -38,8 +38,14 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# wild is built as the tests build it (WILDGO), so its packages compile once
+# per run, not also with cgo (2 of CI's minutes on a cold cache); the
+# control plane's build, which wild runs, keeps the environment's setting.
+# Not into .build/bin: a wild there would hand over to the wild-central a
+# `go run` builds beside it, of another build.
 cluster-binaries:
-	$(GO) run ./cmd/wild dev cluster build
+	$(WILDGO) build -o .build/make/wild ./cmd/wild
+	.build/make/wild dev cluster build
 
 vet:
 	$(WILDGO) vet ./...
