@@ -554,9 +554,12 @@ func (o *deployOne) preview() error {
 }
 
 // checkDeps is the pre-flight of edge case 3: every mapped dependency must
-// be deployed and ready, or nothing is applied.
+// be deployed and ready, or nothing is applied. A dependency whose
+// namespace is Terminating counts as not deployed: it is going away,
+// whatever its workloads and inventory still show, and deploying it
+// recovers the namespace (prepareNamespace).
 func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
-	var notDeployed []string
+	var notDeployed, terminating []string
 	for _, dep := range sortedDeps(t.manifest.InstalledAs) {
 		if o.deployed[dep] {
 			continue // deployed (and, unless NoWait, waited for) in this run
@@ -565,11 +568,15 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		if err != nil {
 			return err
 		}
-		deployed, ready, err := o.depState(ctx, dt)
+		st, err := o.depState(ctx, dt)
 		if err != nil {
 			return err
 		}
-		if !deployed {
+		if st.terminating {
+			terminating = append(terminating, dep)
+			continue
+		}
+		if !st.deployed {
 			notDeployed = append(notDeployed, dep)
 			continue
 		}
@@ -578,7 +585,7 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 		}
 		if o.opts.NoWait {
 			// NoWait never blocks on readiness; the user is told instead.
-			if !ready {
+			if !st.ready {
 				o.op.Warn("dependency %s is deployed but not ready yet; %s may not start until it is", dep, o.app)
 			}
 			continue
@@ -589,27 +596,51 @@ func (o *deployOne) checkDeps(ctx context.Context, t *target) error {
 			return &DependencyError{App: o.app, Missing: []string{dep}, Reason: "is deployed but not ready (" + oneLine(err) + ")"}
 		}
 	}
+	if len(terminating) > 0 {
+		return &DependencyError{App: o.app, Missing: terminating, Reason: "is being deleted (its namespace is Terminating)"}
+	}
 	if len(notDeployed) > 0 {
 		return &DependencyError{App: o.app, Missing: notDeployed, Reason: "is not deployed"}
 	}
 	return nil
 }
 
-// depState tells whether a dependency is deployed and, under NoWait,
-// whether it is ready. Under NoWait its workloads are read first: when
-// they show it deployed (kube.Client.Ready), its inventory is not read,
-// one request fewer in every deploy of an app with a dependency. Else,
-// and always without NoWait, its inventory decides.
-func (o *deployOne) depState(ctx context.Context, dt *target) (deployed, ready bool, err error) {
+// depStatus is what checkDeps knows of a dependency.
+type depStatus struct {
+	deployed, ready bool // ready is only read under NoWait
+	terminating     bool // its namespace is being deleted
+}
+
+// depState reads a dependency's state. Its namespace is read beside the
+// rest, so a deploy waits for one round trip, not two. Under NoWait its
+// workloads are read first: when they show it deployed
+// (kube.Client.Ready), its inventory is not read, one request fewer in
+// every deploy of an app with a dependency. Else, and always without
+// NoWait, its inventory decides.
+func (o *deployOne) depState(ctx context.Context, dt *target) (depStatus, error) {
+	var phase string
+	var phaseErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		phase, phaseErr = o.client.NamespacePhase(ctx, dt.namespace)
+	}()
+	st, err := o.depDeployed(ctx, dt)
+	<-read
+	st.terminating = phase == kube.PhaseTerminating
+	return st, errors.Join(err, phaseErr)
+}
+
+func (o *deployOne) depDeployed(ctx context.Context, dt *target) (depStatus, error) {
 	if o.opts.NoWait && !o.opts.DryRun {
 		// A failed read is only "not known ready": the warning.
 		ready, deployed, err := o.client.Ready(ctx, kube.ReadinessSet(dt.objs), dt.inventory())
 		if err == nil && deployed {
-			return true, ready, nil
+			return depStatus{deployed: true, ready: ready}, nil
 		}
 	}
 	refs, err := o.client.InventoryRefs(ctx, dt.inventory())
-	return len(refs) > 0, false, err
+	return depStatus{deployed: len(refs) > 0}, err
 }
 
 func oneLine(err error) string {

@@ -177,6 +177,41 @@ func TestDeployRefusesUndeployedDependency(t *testing.T) {
 	}
 }
 
+// TestDeployRefusesDependencyBeingDeleted: a dependency whose namespace
+// is stuck Terminating is going away, whatever its inventory (kept in
+// wild-system) and its workloads still show, so a dependent app refuses
+// it with or without --no-wait, and the fix it names (deploying the
+// dependency, which recovers the namespace) lets the app deploy.
+func TestDeployRefusesDependencyBeingDeleted(t *testing.T) {
+	c := newClusterEnv(t)
+	c.add("postgres")
+	c.add("vaultwarden")
+	c.mustDeploy("postgres")
+	ctx := context.Background()
+	ns := c.ns("postgres")
+	_, err := c.kc.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "blocker", Finalizers: []string{"example.com/block"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.kc.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, c.kc, ns, corev1.NamespaceTerminating)
+	for _, noWait := range []bool{false, true} {
+		_, err := c.deploy("vaultwarden", func(d *Deploy) { d.NoWait = noWait })
+		var de *DependencyError
+		msg := advice.Message(err)
+		if !errors.As(err, &de) || !strings.Contains(msg, "Terminating") || !strings.Contains(msg, "wild app deploy postgres") {
+			t.Fatalf("no-wait %v: want a dependency error saying postgres is being deleted and naming the fix, got %v", noWait, err)
+		}
+	}
+	if _, err := c.kc.CoreV1().Namespaces().Get(ctx, c.ns("vaultwarden"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("something was applied despite the failed pre-flight: %v", err)
+	}
+	c.mustDeploy("postgres")
+	c.mustDeploy("vaultwarden")
+}
+
 // TestDeployRecoversTerminatingNamespace covers Edge Case 1: a namespace
 // left Terminating by a finalizer is recovered with no manual step.
 func TestDeployRecoversTerminatingNamespace(t *testing.T) {

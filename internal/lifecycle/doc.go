@@ -56,10 +56,12 @@
 //  2. Delete then deploy at once. Delete does not wait for the cluster to
 //     finish; Deploy's namespace phase handles whatever state it finds, so
 //     the redeploy succeeds once the old namespace is cleared.
-//  3. A dependency not deployed or not ready. Deploy's "dependencies"
-//     phase refuses before anything is applied, with a DependencyError
-//     (problem code precondition_failed) whose hint is to deploy the
-//     dependency, or the app with WithDeps.
+//  3. A dependency not deployed, not ready, or being deleted (its
+//     namespace Terminating, edge case 1 met by a dependent app). Deploy's
+//     "dependencies" phase refuses before anything is applied, with a
+//     DependencyError (problem code precondition_failed) whose hint is to
+//     deploy the dependency, which also recovers its namespace, or the app
+//     with WithDeps.
 //  4. Secrets changed in the cluster by hand. secrets.yaml wins: Deploy's
 //     "secrets" phase rewrites NAME-secrets from it, and the workloads that
 //     use a changed secret are restarted through a hash stamped on their
