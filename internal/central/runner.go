@@ -359,12 +359,7 @@ func (r *Runner) prune(instance, app string) {
 			mine = append(mine, ri)
 		}
 	}
-	if len(mine) <= Keep {
-		r.mu.Unlock()
-		return
-	}
-	slices.SortFunc(mine, func(a, b RunInfo) int { return b.StartedAt.Compare(a.StartedAt) })
-	old := mine[Keep:]
+	old := operation.Beyond(mine, func(a, b RunInfo) int { return b.StartedAt.Compare(a.StartedAt) })
 	for _, ri := range old {
 		delete(r.records, ri.ID)
 	}

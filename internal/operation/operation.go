@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -517,6 +518,17 @@ var noopPruneEvery int64 = 16
 // status would read a directory that only grows.
 const Keep = 200
 
+// Beyond is the rule both stores of records prune by (this package's
+// files and Wild Central's runs): of one subject's items, those past the
+// newest Keep, with newer ordering a newer item first. It sorts items.
+func Beyond[T any](items []T, newer func(a, b T) int) []T {
+	if len(items) <= Keep {
+		return nil
+	}
+	slices.SortFunc(items, newer)
+	return items[Keep:]
+}
+
 // prune removes the app's records beyond the newest Keep. It reads only
 // names; a record of another form is never removed.
 func prune(opsDir, app string) {
@@ -531,11 +543,7 @@ func prune(opsDir, app string) {
 			mine = append(mine, rec{e.Name(), n.at})
 		}
 	}
-	if len(mine) <= Keep {
-		return
-	}
-	sort.Slice(mine, func(i, j int) bool { return mine[i].at > mine[j].at })
-	for _, r := range mine[Keep:] {
+	for _, r := range Beyond(mine, func(a, b rec) int { return strings.Compare(b.at, a.at) }) {
 		os.Remove(filepath.Join(opsDir, r.name))
 	}
 }
