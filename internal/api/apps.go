@@ -46,7 +46,13 @@ func (s *Server) run(ctx context.Context, in *AppIn, action string, build func(e
 	if err != nil {
 		return nil, err
 	}
-	return s.start(ctx, central.Spec{Action: action, Instance: in.Instance, App: in.App,
+	return s.runOn(ctx, inst, in.Instance, in.App, action, build)
+}
+
+// runOn is run on an opened instance, for an app or, when app is "", the
+// whole instance.
+func (s *Server) runOn(ctx context.Context, inst *instance.Instance, instName, app, action string, build func(env lifecycle.Env) func(context.Context) (any, error)) (*accepted, error) {
+	return s.start(ctx, central.Spec{Action: action, Instance: instName, App: app,
 		Do: func(ctx context.Context, id string, obs event.Observer) (any, error) {
 			env, err := s.env(inst, id, obs)
 			if err != nil {
@@ -68,6 +74,13 @@ type addIn struct {
 		Name string            `json:"name" minLength:"1" maxLength:"63"`
 		Deps map[string]string `json:"deps,omitempty" doc:"Which added app satisfies each requirement (ref -> app)."`
 		Set  map[string]string `json:"set,omitempty" doc:"Config values, keys relative to apps.<name>."`
+	}
+}
+
+type addManyIn struct {
+	InstIn
+	Body struct {
+		Names []string `json:"names" minItems:"1" maxItems:"100" doc:"Apps to add together, in any order: they are added in dependency order, so one may depend on another named with it."`
 	}
 }
 
@@ -293,6 +306,23 @@ func (s *Server) appWriteRoutes() {
 		ai := &AppIn{InstIn: in.InstIn, App: in.Body.Name}
 		return s.run(ctx, ai, "add", func(env lifecycle.Env) func(context.Context) (any, error) {
 			return result((&lifecycle.Add{Env: env, App: in.Body.Name, Deps: in.Body.Deps, Set: in.Body.Set}).Run)
+		})
+	})
+	register(s, op{id: "add-apps", method: http.MethodPost, path: "/instances/{instance}/apps/batch", scope: auth.Operate, status: http.StatusAccepted, tags: tags,
+		summary: "Add several apps in one transaction: all of them or none"}, func(ctx context.Context, in *addManyIn) (*accepted, error) {
+		for _, name := range in.Body.Names {
+			if err := names.Validate("app", name); err != nil {
+				return nil, &problem.Error{Code: problem.Invalid, Err: err}
+			}
+		}
+		inst, err := in.open(s)
+		if err != nil {
+			return nil, err
+		}
+		// One transaction over the instance's files: an instance-wide
+		// operation, which waits for no app's and blocks every app's.
+		return s.runOn(ctx, inst, in.Instance, "", "add", func(env lifecycle.Env) func(context.Context) (any, error) {
+			return result((&lifecycle.AddMany{Env: env, Apps: in.Body.Names}).Run)
 		})
 	})
 	register(s, op{id: "deploy-app", method: http.MethodPost, path: "/instances/{instance}/apps/{app}/deploy", scope: auth.Operate, status: http.StatusAccepted, tags: tags,

@@ -200,6 +200,43 @@ func TestCLIParityThroughServer(t *testing.T) {
 	if out := c.ok(false, "app", "list", "-o", "json"); strings.Contains(out, `"deployed"`) {
 		t.Fatalf("hello still deployed after a remote delete:\n%s", out)
 	}
+
+	// Several apps are one transaction both ways: all or none, in
+	// dependency order whatever the order given.
+	for _, bad := range []string{"nope", "Bad_Name", "../x"} {
+		_, le, lcode := c.run(false, "app", "add", "redis", bad)
+		_, re, rcode := c.run(true, "app", "add", "redis", bad)
+		if lcode == 0 || lcode != rcode || le != re {
+			t.Fatalf("adding redis and %s: local %d %q, remote %d %q", bad, lcode, le, rcode, re)
+		}
+		if added := addedApps(t, c); len(added) != 0 {
+			t.Fatalf("a refused multi-add (redis %s) through the server left %v added", bad, added)
+		}
+	}
+	c.ok(true, "app", "add", "gitea", "postgres")
+	if added := addedApps(t, c); strings.Join(added, ",") != "gitea,postgres" {
+		t.Fatalf("after adding gitea and postgres through the server: %v added", added)
+	}
+	if out := c.ok(false, "config", "get", "apps.gitea"); !strings.Contains(out, "postgres") {
+		t.Fatalf("gitea's dependency on postgres, added with it, is not mapped:\n%s", out)
+	}
+}
+
+// addedApps is the apps `wild app list` shows added (any state but
+// available), sorted.
+func addedApps(t *testing.T, c *cliT) []string {
+	t.Helper()
+	var list []struct{ Name, State string }
+	if err := json.Unmarshal([]byte(c.ok(false, "app", "list", "-o", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range list {
+		if a.State != "available" {
+			out = append(out, a.Name)
+		}
+	}
+	return out
 }
 
 // A daemon killed mid-operation leaves the truth on restart, and running

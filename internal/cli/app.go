@@ -76,22 +76,14 @@ func (g *Globals) appAdd(ctx context.Context, op *lifecycle.Add) (*lifecycle.Add
 	return op.Run(ctx)
 }
 
-// appAddMany adds several apps: here in one transaction (lifecycle.AddMany),
-// through a Wild Central one at a time in the order given.
+// appAddMany adds several apps in one transaction (lifecycle.AddMany), here
+// or in a Wild Central.
 func (g *Globals) appAddMany(ctx context.Context, apps []string) ([]*lifecycle.AddResult, error) {
 	if r, err := g.remote(ctx); r != nil || err != nil {
 		if err != nil {
 			return nil, err
 		}
-		var out []*lifecycle.AddResult
-		for _, app := range apps {
-			res, err := r.addApp(ctx, g, &lifecycle.Add{App: app})
-			if err != nil {
-				return out, err
-			}
-			out = append(out, res)
-		}
-		return out, nil
+		return r.addApps(ctx, g, apps)
 	}
 	env, err := g.env()
 	if err != nil {
@@ -115,9 +107,8 @@ secrets (never regenerated), and compile its manifests into apps/NAME/.
 Running it again recompiles and keeps every value.
 
 Several apps are added in one transaction, all or none, in dependency order:
-an app may depend on one named with it. --dep and --set apply to one app, so
-they take a single NAME. Through --server the apps are added one at a time,
-in the order given.`,
+an app may depend on one named with it, here or through --server. --dep and
+--set apply to one app, so they take a single NAME.`,
 		Example: `  wild app add postgres
   wild app add gitea                       # maps its postgres automatically
   wild app add gitea postgres redis        # all three at once, postgres and redis first

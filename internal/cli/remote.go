@@ -236,6 +236,13 @@ func (r *remote) addApp(ctx context.Context, g *Globals, a *lifecycle.Add) (*lif
 	return &res, err
 }
 
+// addApps adds apps in one transaction on the server, as AddMany does here.
+func (r *remote) addApps(ctx context.Context, g *Globals, apps []string) ([]*lifecycle.AddResult, error) {
+	var res []*lifecycle.AddResult
+	_, err := r.c.Run(ctx, http.MethodPost, r.inst("/apps/batch"), map[string]any{"names": apps}, g.observer(), &res)
+	return res, err
+}
+
 func (r *remote) deploy(ctx context.Context, g *Globals, d *lifecycle.Deploy, apps []string) ([]*lifecycle.DeployResult, error) {
 	var out []*lifecycle.DeployResult
 	for _, app := range apps {
