@@ -17,7 +17,7 @@ import (
 func tinyProgram(t *testing.T, root, word string) {
 	t.Helper()
 	files := map[string]string{
-		"go.mod":  "module tiny\n\ngo 1.22\n",
+		"go.mod": "module tiny\n\ngo 1.22\n",
 		// net/http makes a file of megabytes, which takes go build long
 		// enough to copy that a reader can catch a part-written one.
 		"main.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n)\n\nvar _ = http.ListenAndServe\n\nfunc main() { fmt.Println(\"" + word + "\") }\n",
