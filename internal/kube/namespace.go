@@ -59,8 +59,13 @@ func (e *OwnershipError) Error() string { return e.problem().Error() }
 
 func (e *OwnershipError) foreign() string {
 	have := e.Have.Instance
-	if have == "" {
+	switch {
+	case have == "":
 		have = "id " + e.Have.InstanceID
+	case have == e.Want.Instance:
+		// Two instances of one name (a data dir set up again, a second
+		// machine): only the id tells them apart.
+		have = fmt.Sprintf("another %s, id %s", have, e.Have.InstanceID)
 	}
 	return fmt.Sprintf("namespace %s belongs to another Wild Cloud instance (%s, app %s); deploying app %s of instance %s there would overwrite that instance's objects; use another namespace in the app's kustomization or delete the app from that instance first",
 		e.Namespace, have, e.Have.App, e.Want.App, e.Want.Instance)

@@ -217,3 +217,22 @@ func TestReadinessSet(t *testing.T) {
 		t.Errorf("readiness of an app without workloads reads %s", got)
 	}
 }
+
+// An OwnershipError tells the other instance apart from this one, also
+// when both have the same name (a data dir set up again).
+func TestOwnershipErrorNamesTheOtherInstance(t *testing.T) {
+	want := Owner{Instance: "home", InstanceID: "aaaa", App: "hello"}
+	for _, c := range []struct {
+		have Owner
+		says string
+	}{
+		{Owner{Instance: "lab", InstanceID: "bbbb", App: "hello"}, "another Wild Cloud instance (lab, app hello)"},
+		{Owner{Instance: "home", InstanceID: "bbbb", App: "hello"}, "another Wild Cloud instance (another home, id bbbb, app hello)"},
+		{Owner{InstanceID: "bbbb", App: "hello"}, "another Wild Cloud instance (id bbbb, app hello)"},
+	} {
+		err := &OwnershipError{Namespace: "hello", Want: want, Have: c.have}
+		if !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%+v: %q does not say %q", c.have, err.Error(), c.says)
+		}
+	}
+}
