@@ -33,6 +33,12 @@ func (c *Client) NamespacePhase(ctx context.Context, ns string) (string, error) 
 	return phaseOf(obj), nil
 }
 
+// IsNamespaceTerminating reports whether err is the API server refusing a
+// write because the object's namespace is being deleted.
+func IsNamespaceTerminating(err error) bool {
+	return apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause)
+}
+
 func phaseOf(ns *corev1.Namespace) string {
 	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
 		return PhaseTerminating

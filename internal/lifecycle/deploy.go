@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
@@ -309,12 +310,17 @@ func (o *deployOne) run(ctx context.Context) error {
 	// The no-op check only reads, so it runs beside the dependency check
 	// (whose failure still stops the deploy before anything is written).
 	noop := o.startUnchanged(ctx, t)
-	for i, s := range steps {
+	recovered, changes := false, 0
+	for i := 0; i < len(steps); i++ {
+		s := steps[i]
 		if err := cancelled(ctx); err != nil {
 			return err
 		}
-		if i == 1 && noop() {
+		if i == 1 && !recovered && noop() {
 			break
+		}
+		if i == 1 {
+			changes = len(o.res.Changes)
 		}
 		if s.writes {
 			if err := o.op.Announce(); err != nil {
@@ -322,9 +328,21 @@ func (o *deployOne) run(ctx context.Context) error {
 			}
 		}
 		o.op.Step(s.phase)
-		if err := s.do(ctx, t); err != nil {
+		err := s.do(ctx, t)
+		if err != nil && i > 1 && !recovered && kube.IsNamespaceTerminating(err) {
+			// Deleted after the namespace step made it ready (edge case 2
+			// met mid-deploy): recover it and write again, once.
+			recovered = true
+			o.opts.logf(o.app, "namespace %s began terminating during the deploy; recovering it", t.namespace)
+			o.op.Note("namespace %s began terminating during the deploy", t.namespace)
+			o.res.Changes = o.res.Changes[:changes]
+			i = 0 // the namespace step next
+			continue
+		}
+		if err != nil {
 			return err
 		}
+		crashpoint.Hit("deploy.after-" + s.phase)
 	}
 	if o.opts.DryRun || o.opts.NoWait {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/cli/advice"
 	"github.com/wild-cloud/wild/internal/clustertest"
+	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/gitmode"
 	"github.com/wild-cloud/wild/internal/instance"
@@ -189,14 +191,7 @@ func TestDeployRefusesDependencyBeingDeleted(t *testing.T) {
 	c.mustDeploy("postgres")
 	ctx := context.Background()
 	ns := c.ns("postgres")
-	_, err := c.kc.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "blocker", Finalizers: []string{"example.com/block"}}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.kc.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitPhase(t, c.kc, ns, corev1.NamespaceTerminating)
+	deleteHeld(t, c.kc, ns)
 	for _, noWait := range []bool{false, true} {
 		_, err := c.deploy("vaultwarden", func(d *Deploy) { d.NoWait = noWait })
 		var de *DependencyError
@@ -212,21 +207,80 @@ func TestDeployRefusesDependencyBeingDeleted(t *testing.T) {
 	c.mustDeploy("vaultwarden")
 }
 
+// TestDeployRecoversNamespaceDeletedMidDeploy: the namespace is deleted
+// (and held Terminating by a finalizer) after the deploy's namespace step
+// made it ready, or after its secrets step, so the next writes are
+// refused; the deploy recovers the namespace and writes again, once,
+// instead of failing on the API server's refusal.
+func TestDeployRecoversNamespaceDeletedMidDeploy(t *testing.T) {
+	c := newClusterEnv(t)
+	for app, after := range map[string]string{"hello": "namespace", "memcached": "secrets"} {
+		t.Run("after "+after, func(t *testing.T) {
+			c.add(app)
+			ctx := context.Background()
+			ns := c.ns(app)
+			var once sync.Once
+			restore := crashpoint.Set(func(point string) {
+				if point == "deploy.after-"+after {
+					once.Do(func() { deleteHeld(t, c.kc, ns) })
+				}
+			})
+			defer restore()
+			res := c.mustDeploy(app)
+			if !res.Ready {
+				t.Fatal("not ready after recovering the namespace")
+			}
+			if phase := nsPhase(t, c.kc, ns); phase != corev1.NamespaceActive {
+				t.Fatalf("namespace %s is %s", ns, phase)
+			}
+			if _, err := c.kc.AppsV1().Deployments(ns).Get(ctx, app, metav1.GetOptions{}); err != nil {
+				t.Fatalf("%s's deployment after the recovery: %v", app, err)
+			}
+			if !recordSays(t, c, app, res.Operation, "began terminating during the deploy") {
+				t.Fatal("the deploy's record does not say what happened")
+			}
+		})
+	}
+}
+
+// deleteHeld deletes namespace ns and holds it Terminating with a
+// finalizer on an object in it.
+func deleteHeld(t *testing.T, kc kubernetes.Interface, ns string) {
+	ctx := context.Background()
+	_, err := kc.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "blocker", Finalizers: []string{"example.com/block"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Error(err)
+	}
+	if err := kc.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		t.Error(err)
+	}
+	waitPhase(t, kc, ns, corev1.NamespaceTerminating)
+}
+
+// recordSays reports whether a step of operation id of app noted text.
+func recordSays(t *testing.T, c *clusterEnv, app, id, text string) bool {
+	t.Helper()
+	recs, err := operation.List(c.Instance.Path(instance.OperationsDir), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		for _, st := range r.Steps {
+			if r.ID == id && strings.Contains(st.Message, text) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // TestDeployRecoversTerminatingNamespace covers Edge Case 1: a namespace
 // left Terminating by a finalizer is recovered with no manual step.
 func TestDeployRecoversTerminatingNamespace(t *testing.T) {
 	c := newClusterEnv(t)
 	c.addAndDeploy("hello")
-	ctx := context.Background()
 	ns := c.ns("hello")
-	_, err := c.kc.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "blocker", Finalizers: []string{"example.com/block"}}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.kc.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitPhase(t, c.kc, ns, corev1.NamespaceTerminating)
+	deleteHeld(t, c.kc, ns)
 	res := c.mustDeploy("hello")
 	if !res.Ready {
 		t.Fatal("not ready after recovering the namespace")

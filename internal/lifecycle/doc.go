@@ -55,7 +55,9 @@
 //     graceful wait.
 //  2. Delete then deploy at once. Delete does not wait for the cluster to
 //     finish; Deploy's namespace phase handles whatever state it finds, so
-//     the redeploy succeeds once the old namespace is cleared.
+//     the redeploy succeeds once the old namespace is cleared. A namespace
+//     deleted after that phase, while the deploy writes into it, is
+//     recovered once and the writes repeated (kube.IsNamespaceTerminating).
 //  3. A dependency not deployed, not ready, or being deleted (its
 //     namespace Terminating, edge case 1 met by a dependent app). Deploy's
 //     "dependencies" phase refuses before anything is applied, with a
