@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,11 +10,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wild-cloud/wild/internal/backup"
+	"github.com/wild-cloud/wild/internal/catalog"
 	"github.com/wild-cloud/wild/internal/clustertest"
 	"github.com/wild-cloud/wild/internal/instance"
+	"github.com/wild-cloud/wild/internal/lifecycle"
 )
 
 // TestBrowserBackups drives the backups page of hello, an app without a
@@ -22,6 +26,7 @@ import (
 // schedule form with its inline errors, and a read token's view.
 func TestBrowserBackups(t *testing.T) {
 	b := start(t)
+	b.deleteAtEnd("hello", "hello", "hello-green")
 	b.firstInstance()
 	b.run("add hello", chromedp.Navigate(b.base+"/i/home/add/hello"), chromedp.WaitVisible(chromedp.CSS(`form[data-api] button.primary`)))
 	b.within(4*time.Minute, "submit hello", chromedp.Click(chromedp.CSS(`form[data-api] button.primary`)), chromedp.WaitVisible(chromedp.CSS(`#deploy`)))
@@ -204,4 +209,39 @@ func (b *browser) firstInstance() {
 		chromedp.WaitVisible(chromedp.CSS(`#att`)),
 	)
 	b.clean("first instance")
+}
+
+// deleteAtEnd deletes app, every side of it, when the test ends, through
+// the service layer, and waits until its namespaces are gone: the next
+// run (go test -count=2) makes a new instance, which may not deploy into
+// namespaces this one owns.
+func (b *browser) deleteAtEnd(app string, namespaces ...string) {
+	b.t.Cleanup(func() {
+		inst, err := instance.NewStore(b.data).Open("home")
+		if err != nil {
+			return // no instance: the test stopped before deploying
+		}
+		cat, err := catalog.OpenDir(b.catDir)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if _, err := (&lifecycle.Delete{Env: lifecycle.Env{Instance: inst, Catalog: cat}, App: app}).Run(ctx); err != nil {
+			b.t.Errorf("deleting %s after the test: %v", app, err)
+		}
+		kcl := clustertest.Client(b.t)
+		for _, ns := range namespaces {
+			for {
+				_, err := kcl.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					break
+				}
+				if ctx.Err() != nil {
+					b.t.Fatalf("namespace %s still there after deleting %s: %v", ns, app, err)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	})
 }
