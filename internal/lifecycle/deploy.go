@@ -330,12 +330,8 @@ func (o *deployOne) run(ctx context.Context) error {
 		o.op.Step(s.phase)
 		err := s.do(ctx, t)
 		if err != nil && i > 1 && !recovered && kube.IsNamespaceTerminating(err) {
-			// Deleted after the namespace step made it ready (edge case 2
-			// met mid-deploy): recover it and write again, once.
 			recovered = true
-			o.opts.logf(o.app, "namespace %s began terminating during the deploy; recovering it", t.namespace)
-			o.op.Note("namespace %s began terminating during the deploy", t.namespace)
-			o.res.Changes = o.res.Changes[:changes]
+			o.restartAtNamespace(t, changes)
 			i = 0 // the namespace step next
 			continue
 		}
@@ -353,6 +349,16 @@ func (o *deployOne) run(ctx context.Context) error {
 	}
 	o.op.Step("wait")
 	return o.wait(ctx, t)
+}
+
+// restartAtNamespace prepares the steps from the namespace on to run
+// again, once, after the namespace was deleted under the deploy's writes
+// (edge case 2 met mid-deploy): the namespace step recovers it, and what
+// the failed pass recorded is dropped, so each change is reported once.
+func (o *deployOne) restartAtNamespace(t *target, changes int) {
+	o.opts.logf(o.app, "namespace %s began terminating during the deploy; recovering it", t.namespace)
+	o.op.Note("namespace %s began terminating during the deploy", t.namespace)
+	o.res.Changes = o.res.Changes[:changes]
 }
 
 // startUnchanged starts the no-op fast path's reads and returns what
