@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,6 +29,7 @@ func TestBrowserBackups(t *testing.T) {
 	b := start(t)
 	b.deleteAtEnd("hello", "hello", "hello-green")
 	b.firstInstance()
+	b.addThroughBatch("hello")
 	b.run("add hello", chromedp.Navigate(b.base+"/i/home/add/hello"), chromedp.WaitVisible(chromedp.CSS(`form[data-api] button.primary`)))
 	b.within(4*time.Minute, "submit hello", chromedp.Click(chromedp.CSS(`form[data-api] button.primary`)), chromedp.WaitVisible(chromedp.CSS(`#deploy`)))
 	b.run("deploy hello", chromedp.Click(chromedp.CSS(`#deploy`)))
@@ -244,4 +246,28 @@ func (b *browser) deleteAtEnd(app string, namespaces ...string) {
 			}
 		}
 	})
+}
+
+// addThroughBatch adds apps with the API's add-apps operation, as the page
+// script calls the API, and checks its page: an instance-wide run, whose
+// way back leads to the instance.
+func (b *browser) addThroughBatch(apps ...string) {
+	b.t.Helper()
+	names, _ := json.Marshal(apps)
+	var run struct{ ID, Status string }
+	if err := json.Unmarshal([]byte(b.fetchText("POST", "/api/v1/instances/home/apps/batch", fmt.Sprintf(`'{"names": %s}'`, names))), &run); err != nil || run.ID == "" {
+		b.t.Fatalf("add-apps answered no run: %+v %v", run, err)
+	}
+	b.eventually("batch add ends", time.Minute, func() bool {
+		json.Unmarshal([]byte(b.fetchText("GET", "/api/v1/operations/"+run.ID, "undefined")), &run)
+		return run.Status != "running"
+	})
+	b.run("batch add page", chromedp.Navigate(b.base+"/i/home/ops/"+run.ID), chromedp.WaitVisible(chromedp.CSS(`#op-back`)))
+	if s := b.text(`#op-status`); s != "succeeded" {
+		b.t.Fatalf("the batch add %s: %s", run.ID, s)
+	}
+	if h, s := b.js(`document.querySelector('#op-back').getAttribute('href')`), b.text(`h1`); h != "/i/home" || !strings.Contains(s, "add in home") {
+		b.t.Fatalf("an instance-wide run's page: heading %q, way back %q", s, h)
+	}
+	b.clean("batch add")
 }

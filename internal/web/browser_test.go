@@ -458,14 +458,25 @@ func (b *browser) config() string {
 // returns the HTTP status.
 func (b *browser) fetchStatus(method, url, body string) int {
 	b.t.Helper()
+	return fetch[int](b, method, url, body, "r.status")
+}
+
+// fetchText is fetchStatus returning the answer's body.
+func (b *browser) fetchText(method, url, body string) string {
+	b.t.Helper()
+	return fetch[string](b, method, url, body, "r.text()")
+}
+
+func fetch[T any](b *browser, method, url, body, answer string) T {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
-	expr := fmt.Sprintf(`fetch(%q, {method: %q, headers: {"Content-Type": "application/json"}, body: %s}).then(r => r.status)`, url, method, body)
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](expr, chromedp.EvalAwaitPromise))
+	expr := fmt.Sprintf(`fetch(%q, {method: %q, headers: {"Content-Type": "application/json"}, body: %s}).then(r => %s)`, url, method, body, answer)
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		b.t.Fatalf("fetch %s %s: %v", method, url, err)
 	}
-	return n
+	return v
 }
 
 // oneClickDependency adds ghost, which needs a mysql nobody added: the

@@ -7,6 +7,7 @@
 package web
 
 import (
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
@@ -410,6 +411,6 @@ func (u *UI) op(w http.ResponseWriter, r *http.Request, p page) {
 		u.fail(w, p, err)
 		return
 	}
-	p.Title, p.Data = ri.Action+" "+ri.App, ri
+	p.Title, p.Data = ri.Action+" "+cmp.Or(ri.App, "in "+p.Inst), ri
 	u.render(w, "op", p)
 }
