@@ -80,7 +80,8 @@ type addIn struct {
 type addManyIn struct {
 	InstIn
 	Body struct {
-		Names []string `json:"names" minItems:"1" maxItems:"100" doc:"Apps to add together, in any order: they are added in dependency order, so one may depend on another named with it."`
+		Names  []string                       `json:"names" minItems:"1" maxItems:"100" doc:"Apps to add together, in any order: they are added in dependency order, so one may depend on another named with it."`
+		Values map[string]lifecycle.AddValues `json:"values,omitempty" doc:"An app's own deps (ref -> app) and set (config values, keys relative to apps.<name>), by app name; each names an app of names."`
 	}
 }
 
@@ -322,7 +323,7 @@ func (s *Server) appWriteRoutes() {
 		// One transaction over the instance's files: an instance-wide
 		// operation, which waits for no app's and blocks every app's.
 		return s.runOn(ctx, inst, in.Instance, "", "add", func(env lifecycle.Env) func(context.Context) (any, error) {
-			return result((&lifecycle.AddMany{Env: env, Apps: in.Body.Names}).Run)
+			return result((&lifecycle.AddMany{Env: env, Apps: in.Body.Names, Values: in.Body.Values}).Run)
 		})
 	})
 	register(s, op{id: "deploy-app", method: http.MethodPost, path: "/instances/{instance}/apps/{app}/deploy", scope: auth.Operate, status: http.StatusAccepted, tags: tags,

@@ -20,6 +20,16 @@ import (
 type AddMany struct {
 	Env
 	Apps []string
+	// Values holds an app's own --dep and --set, by app name, for apps
+	// that need them (the UI's form for an app with the dependency it
+	// offers to add too). Each names an app of Apps.
+	Values map[string]AddValues
+}
+
+// AddValues are Add's Deps and Set for one app of an AddMany.
+type AddValues struct {
+	Deps map[string]string `json:"deps,omitempty"`
+	Set  map[string]string `json:"set,omitempty"`
 }
 
 // Run takes every app's lock (instance.LockApps) and adds them. The
@@ -62,7 +72,7 @@ func (a *AddMany) Run(ctx context.Context) ([]*AddResult, error) {
 			recordAlongside(e, op)
 		}
 		for i, pkg := range pkgs {
-			if err := stageAdd(&a.Env, e, addOptions{App: pkg.Name, added: added}, pkg, ops[i], res[i]); err != nil {
+			if err := stageAdd(&a.Env, e, a.options(pkg.Name, added), pkg, ops[i], res[i]); err != nil {
 				failed = i
 				return err
 			}
@@ -99,11 +109,22 @@ func (a *AddMany) finish(ops []*operation.Op, res []*AddResult, failed int, err 
 	return nil
 }
 
-// packages validates the names and orders the packages: duplicates are
-// dropped, and each app comes after the apps of the types it requires.
+func (a *AddMany) options(app string, added []AddedApp) addOptions {
+	v := a.Values[app]
+	return addOptions{App: app, Deps: v.Deps, Set: v.Set, added: added}
+}
+
+// packages validates the names and values and orders the packages:
+// duplicates are dropped, and each app comes after the apps of the types
+// it requires.
 func (a *AddMany) packages() ([]*catalog.Package, error) {
 	if len(a.Apps) == 0 {
 		return nil, problem.New(problem.Invalid, "no app to add")
+	}
+	for app := range a.Values {
+		if !slices.Contains(a.Apps, app) {
+			return nil, problem.New(problem.Invalid, fmt.Sprintf("values are given for %s, which is not among the apps to add (%s)", app, strings.Join(a.Apps, ", ")))
+		}
 	}
 	var pkgs []*catalog.Package
 	seen := map[string]bool{}
@@ -112,7 +133,7 @@ func (a *AddMany) packages() ([]*catalog.Package, error) {
 			continue
 		}
 		seen[app] = true
-		pkg, err := addOptions{App: app}.validate(a.Catalog)
+		pkg, err := a.options(app, nil).validate(a.Catalog)
 		if err != nil {
 			return nil, err
 		}

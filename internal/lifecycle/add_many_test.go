@@ -105,6 +105,41 @@ func TestAddManyBadInputChangesNothing(t *testing.T) {
 	}
 }
 
+// An app's own --dep and --set go with it into an AddMany (the UI's form
+// for an app and the dependency it adds too), and values that are bad, or
+// given for an app not added, change nothing.
+func TestAddManyTakesAnAppsOwnValues(t *testing.T) {
+	env := testEnv(t)
+	before := instanceFiles(t, env.Instance)
+	for _, vals := range []map[string]AddValues{
+		{"nothere": {}},
+		{"blog": {Set: map[string]string{"a..b": "x"}}},
+		{"blog": {Deps: map[string]string{"db": "../x"}}},
+		{"blog": {Deps: map[string]string{"db": "pg3"}}},
+	} {
+		if _, err := (&AddMany{Env: env, Apps: []string{"blog", "pg", "pg2"}, Values: vals}).Run(context.Background()); err == nil {
+			t.Errorf("values %v: no error", vals)
+		}
+	}
+	if after := instanceFiles(t, env.Instance); after != before {
+		t.Fatal("bad values changed the instance")
+	}
+	vals := map[string]AddValues{"blog": {Deps: map[string]string{"db": "pg2"}, Set: map[string]string{"domain": "news.example.org"}}}
+	res, err := (&AddMany{Env: env, Apps: []string{"blog", "pg", "pg2"}, Values: vals}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blog := res[len(res)-1]; blog.App != "blog" || blog.InstalledAs["db"] != "pg2" {
+		t.Fatalf("blog's dependency: %v %v, want db -> pg2 (two postgres added, the value picks)", appsOf(res), blog.InstalledAs)
+	}
+	if v, _ := env.Instance.GetConfig("apps.blog.domain"); v != "news.example.org" {
+		t.Fatalf("blog's domain = %v, want the value given for it", v)
+	}
+	if v, _ := env.Instance.GetConfig("apps.pg.port"); v != "5432" {
+		t.Fatalf("pg's port = %v: another app's values reached it", v)
+	}
+}
+
 func appsOf(res []*AddResult) []string {
 	var out []string
 	for _, r := range res {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -495,6 +496,15 @@ func (b *browser) oneClickDependency() {
 	}
 	if s := b.text(`main`); !strings.Contains(s, "mysql") && !strings.Contains(b.config(), "mysql:") {
 		b.t.Fatalf("mysql was not added with ghost")
+	}
+	// One transaction, all or none: one instance-wide add-apps run, not
+	// an add of mysql and then one of ghost.
+	var runs struct{ Operations []struct{ Action, App, Status string } }
+	if err := json.Unmarshal([]byte(b.fetchText("GET", "/api/v1/operations?instance=home", "undefined")), &runs); err != nil || len(runs.Operations) == 0 {
+		b.t.Fatalf("operations: %+v %v", runs, err)
+	}
+	if last := runs.Operations[0]; last.Action != "add" || last.App != "" || last.Status != "succeeded" {
+		b.t.Fatalf("the one-click add ran as %+v, want one succeeded instance-wide add", last)
 	}
 	b.run("home after ghost", chromedp.Navigate(b.base+"/i/home"), chromedp.WaitVisible(chromedp.CSS(`li[data-app=ghost]`)))
 	if n := eval[int](b, `document.querySelectorAll('li[data-app=mysql]').length`); n != 1 {

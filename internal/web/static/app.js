@@ -145,23 +145,23 @@ function bodyOf(form) {
   return body;
 }
 
-// addAlso adds the dependencies the user chose to add along with the app
-// (body.also: ref -> app), each its own operation with its log, and maps
-// them as the app's dependencies.
-async function addAlso(url, body, pre) {
-  const also = body.also || {};
+// withAlso turns an add with dependencies the user chose to add along
+// with the app (body.also: ref -> app) into one add-apps call: all of them
+// or none, each dependency mapped for the app, the form's values the
+// app's own.
+function withAlso(url, body) {
+  const also = body.also;
   delete body.also;
+  const deps = Object.assign({}, body.deps || {});
+  const names = [];
   for (const ref of Object.keys(also)) {
-    const res = await call("POST", url, { name: also[ref] });
-    const status = await follow(res.id, pre);
-    if (status !== "succeeded") {
-      const info = await call("GET", "/api/v1/operations/" + encodeURIComponent(res.id));
-      throw (info && info.error) || { message: "Adding " + also[ref] + " " + status + "." };
-    }
-    body.deps = body.deps || {};
-    body.deps[ref] = also[ref];
-    delete pre.dataset.status;
+    deps[ref] = also[ref];
+    names.push(also[ref]);
   }
+  names.push(body.name);
+  const values = {};
+  values[body.name] = { deps: deps, set: body.set || {} };
+  return { url: url + "/batch", body: { names: names, values: values } };
 }
 
 function then(form) {
@@ -180,9 +180,9 @@ async function submitApi(form) {
   buttons.forEach(function (b) { b.disabled = true; });
   const pre = form.dataset.log ? document.querySelector(form.dataset.log) : form.querySelector(".log");
   try {
-    const body = method === "DELETE" ? undefined : bodyOf(form);
-    if (body && body.also) { await addAlso(url, body, pre); }
-    const res = await call(method, url, body);
+    let target = url, body = method === "DELETE" ? undefined : bodyOf(form);
+    if (body && body.also) { ({ url: target, body } = withAlso(url, body)); }
+    const res = await call(method, target, body);
     if (res && res.id && res.status === "running") {
       const status = await follow(res.id, pre);
       if (status !== "succeeded") {
