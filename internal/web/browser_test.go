@@ -499,7 +499,9 @@ func (b *browser) oneClickDependency() {
 	}
 	// One transaction, all or none: one instance-wide add-apps run, not
 	// an add of mysql and then one of ghost.
-	var runs struct{ Operations []struct{ Action, App, Status string } }
+	var runs struct {
+		Operations []struct{ Action, App, Status string }
+	}
 	if err := json.Unmarshal([]byte(b.fetchText("GET", "/api/v1/operations?instance=home", "undefined")), &runs); err != nil || len(runs.Operations) == 0 {
 		b.t.Fatalf("operations: %+v %v", runs, err)
 	}
