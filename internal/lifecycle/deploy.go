@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/wild-cloud/wild/internal/crashpoint"
 	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/gitmode"
@@ -297,48 +299,19 @@ func (o *deployOne) run(ctx context.Context) error {
 	}
 	o.res.Namespace = t.namespace
 
-	steps := []struct {
-		phase  string
-		do     func(context.Context, *target) error
-		writes bool
-	}{
-		{"dependencies", o.checkDeps, false},
-		{"namespace", o.prepareNamespace, true},
-		{"secrets", o.secrets, true},
-		{"apply", o.apply, true},
-	}
 	// The no-op check only reads, so it runs beside the dependency check
 	// (whose failure still stops the deploy before anything is written).
 	noop := o.startUnchanged(ctx, t)
-	recovered, changes := false, 0
-	for i := 0; i < len(steps); i++ {
-		s := steps[i]
-		if err := cancelled(ctx); err != nil {
+	if err := o.runSteps(ctx, t, deployStep{"dependencies", o.checkDeps}); err != nil {
+		return err
+	}
+	if err := cancelled(ctx); err != nil {
+		return err
+	}
+	if !noop() {
+		if err := o.write(ctx, t); err != nil {
 			return err
 		}
-		if i == 1 && !recovered && noop() {
-			break
-		}
-		if i == 1 {
-			changes = len(o.res.Changes)
-		}
-		if s.writes {
-			if err := o.op.Announce(); err != nil {
-				return err
-			}
-		}
-		o.op.Step(s.phase)
-		err := s.do(ctx, t)
-		if err != nil && i > 1 && !recovered && kube.IsNamespaceTerminating(err) {
-			recovered = true
-			o.restartAtNamespace(t, changes)
-			i = 0 // the namespace step next
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		crashpoint.Hit("deploy.after-" + s.phase)
 	}
 	if o.opts.DryRun || o.opts.NoWait {
 		return nil
@@ -351,14 +324,47 @@ func (o *deployOne) run(ctx context.Context) error {
 	return o.wait(ctx, t)
 }
 
-// restartAtNamespace prepares the steps from the namespace on to run
-// again, once, after the namespace was deleted under the deploy's writes
-// (edge case 2 met mid-deploy): the namespace step recovers it, and what
-// the failed pass recorded is dropped, so each change is reported once.
-func (o *deployOne) restartAtNamespace(t *target, changes int) {
+// deployStep is one phase of a deploy, recorded as a step of its
+// operation.
+type deployStep struct {
+	phase string
+	do    func(context.Context, *target) error
+}
+
+func (o *deployOne) runSteps(ctx context.Context, t *target, steps ...deployStep) error {
+	for _, s := range steps {
+		if err := cancelled(ctx); err != nil {
+			return err
+		}
+		o.op.Step(s.phase)
+		if err := s.do(ctx, t); err != nil {
+			return err
+		}
+		crashpoint.Hit("deploy.after-" + s.phase)
+	}
+	return nil
+}
+
+// write runs the steps that change the cluster, after announcing the
+// operation (its record exists before the first change). A namespace
+// deleted under their writes (edge case 2 met mid-deploy) is recovered
+// once: the steps run again from the namespace step, which recovers it,
+// and what the failed pass recorded is dropped, so each change is
+// reported once.
+func (o *deployOne) write(ctx context.Context, t *target) error {
+	if err := o.op.Announce(); err != nil {
+		return err
+	}
+	steps := []deployStep{{"namespace", o.prepareNamespace}, {"secrets", o.secrets}, {"apply", o.apply}}
+	changes := len(o.res.Changes)
+	err := o.runSteps(ctx, t, steps...)
+	if !kube.IsNamespaceTerminating(err) {
+		return err
+	}
 	o.opts.logf(o.app, "namespace %s began terminating during the deploy; recovering it", t.namespace)
 	o.op.Note("namespace %s began terminating during the deploy", t.namespace)
 	o.res.Changes = o.res.Changes[:changes]
+	return o.runSteps(ctx, t, steps...)
 }
 
 // startUnchanged starts the no-op fast path's reads and returns what
@@ -642,17 +648,14 @@ type depStatus struct {
 // every deploy of an app with a dependency. Else, and always without
 // NoWait, its inventory decides.
 func (o *deployOne) depState(ctx context.Context, dt *target) (depStatus, error) {
+	var st depStatus
 	var phase string
-	var phaseErr error
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		phase, phaseErr = o.client.NamespacePhase(ctx, dt.namespace)
-	}()
-	st, err := o.depDeployed(ctx, dt)
-	<-read
+	var g errgroup.Group
+	g.Go(func() (err error) { phase, err = o.client.NamespacePhase(ctx, dt.namespace); return err })
+	g.Go(func() (err error) { st, err = o.depDeployed(ctx, dt); return err })
+	err := g.Wait()
 	st.terminating = phase == kube.PhaseTerminating
-	return st, errors.Join(err, phaseErr)
+	return st, err
 }
 
 func (o *deployOne) depDeployed(ctx context.Context, dt *target) (depStatus, error) {

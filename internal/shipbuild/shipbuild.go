@@ -43,13 +43,13 @@ func Install(goTool, root, path, pkg string, wait func()) error {
 		return err
 	}
 	lock := flock.New(filepath.Join(dir, "."+name+".lock"))
-	if ok, err := lock.TryLock(); err != nil {
-		return fmt.Errorf("lock %s: %w", lock.Path(), err)
-	} else if !ok {
+	ok, err := lock.TryLock()
+	if err == nil && !ok {
 		wait()
-		if err := lock.Lock(); err != nil {
-			return fmt.Errorf("lock %s: %w", lock.Path(), err)
-		}
+		err = lock.Lock()
+	}
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", lock.Path(), err)
 	}
 	defer lock.Unlock()
 	staging := filepath.Join(dir, "."+name+".build")

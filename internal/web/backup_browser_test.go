@@ -234,16 +234,10 @@ func (b *browser) deleteAtEnd(app string, namespaces ...string) {
 		}
 		kcl := clustertest.Client(b.t)
 		for _, ns := range namespaces {
-			for {
+			b.eventually("namespace "+ns+" gone after deleting "+app, 3*time.Minute, func() bool {
 				_, err := kcl.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-				if apierrors.IsNotFound(err) {
-					break
-				}
-				if ctx.Err() != nil {
-					b.t.Fatalf("namespace %s still there after deleting %s: %v", ns, app, err)
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
+				return apierrors.IsNotFound(err)
+			})
 		}
 	})
 }
