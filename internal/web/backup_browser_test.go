@@ -263,5 +263,11 @@ func (b *browser) addThroughBatch(apps ...string) {
 	if h, s := b.js(`document.querySelector('#op-back').getAttribute('href')`), b.text(`h1`); h != "/i/home" || !strings.Contains(s, "add in home") {
 		b.t.Fatalf("an instance-wide run's page: heading %q, way back %q", s, h)
 	}
+	b.until("the run's log", `document.querySelector('#oplog').textContent.includes('== add succeeded')`)
+	if log := b.text(`#oplog`); !strings.Contains(log, "hello: phase_started resolve dependencies") {
+		b.t.Fatalf("a run over several apps does not name the app of each line:\n%s", log)
+	}
+	b.phone("instance-wide run")
+	b.shot("op-instance")
 	b.clean("batch add")
 }

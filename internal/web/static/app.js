@@ -39,7 +39,8 @@ async function call(method, url, body) {
 function line(ev) {
   const e = ev.event;
   if (!e) { return ev.status ? "== " + ev.action + " " + ev.status : ""; }
-  let s = e.kind;
+  // A run over several apps (add-apps) names the app each line is about.
+  let s = e.app && !ev.app ? e.app + ": " + e.kind : e.kind;
   if (e.phase) { s += " " + e.phase; }
   if (e.resource) { s += " " + e.resource.kind + "/" + e.resource.name + (e.resource.status ? " " + e.resource.status : ""); }
   if (e.message) { s += ": " + e.message; }
