@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/wild-cloud/wild/internal/fsutil"
 )
 
@@ -94,11 +92,13 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 
 	// Two test packages may build at once; the second waits and then finds
 	// the binaries up to date.
-	lock := flock.New(filepath.Join(binDir, ".build.lock"))
-	if err := lock.Lock(); err != nil {
-		return "", fmt.Errorf("lock %s: %w", binDir, err)
+	unlock, err := fsutil.LockWaiting(ctx, filepath.Join(binDir, ".build.lock"), func() {
+		fmt.Fprintf(progress, "waiting for another build of the control plane into %s\n", binDir)
+	})
+	if err != nil {
+		return "", err
 	}
-	defer lock.Unlock()
+	defer unlock()
 
 	stamp, err := buildStamp(ctx, src)
 	if err != nil {

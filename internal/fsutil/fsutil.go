@@ -184,6 +184,23 @@ func Lock(lockPath string) (unlock func(), err error) {
 	return func() { _ = fl.Unlock() }, nil
 }
 
+// LockWaiting takes an exclusive flock on lockPath for work that may hold
+// it for minutes (a build), so it waits without LockTimeout's limit, until
+// ctx ends. wait is called once, before waiting, when another process
+// holds the lock, so the caller can say why it is not going on.
+func LockWaiting(ctx context.Context, lockPath string, wait func()) (unlock func(), err error) {
+	fl := flock.New(lockPath)
+	ok, err := fl.TryLock()
+	if err == nil && !ok {
+		wait()
+		ok, err = fl.TryLockContext(ctx, 50*time.Millisecond)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
+	}
+	return func() { _ = fl.Unlock() }, nil
+}
+
 // RLock takes a shared flock, for readers that must not see a file between
 // two related writes.
 func RLock(lockPath string) (unlock func(), err error) {

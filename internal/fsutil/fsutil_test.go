@@ -1,10 +1,13 @@
 package fsutil
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWriteFilesAtomic(t *testing.T) {
@@ -45,4 +48,50 @@ func assertNoTemp(t *testing.T, dir string) {
 		}
 		return nil
 	})
+}
+
+func TestLockWaitingWaitsWithoutLimitAndSaysSo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".build.lock")
+	free, err := LockWaiting(context.Background(), path, func() { t.Error("wait called for a free lock") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	free()
+
+	// Another holder, past LockTimeout: LockWaiting must still be waiting.
+	held, err := Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(old time.Duration) { LockTimeout = old }(LockTimeout)
+	LockTimeout = 10 * time.Millisecond
+	waiting, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		unlock, err := LockWaiting(context.Background(), path, func() { close(waiting) })
+		if err == nil {
+			unlock()
+		}
+		done <- err
+	}()
+	<-waiting
+	select {
+	case err := <-done:
+		t.Fatalf("LockWaiting returned while the lock was held: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	held()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	held, err = Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := LockWaiting(ctx, path, func() {}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LockWaiting after its context ended: %v, want the context's error", err)
+	}
 }

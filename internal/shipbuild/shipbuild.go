@@ -8,13 +8,14 @@
 package shipbuild
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
-	"github.com/gofrs/flock"
+	"github.com/wild-cloud/wild/internal/fsutil"
 )
 
 // Command is `go build` of pkgs into out (a file, or a directory ending
@@ -42,16 +43,11 @@ func Install(goTool, root, path, pkg string, wait func()) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	lock := flock.New(filepath.Join(dir, "."+name+".lock"))
-	ok, err := lock.TryLock()
-	if err == nil && !ok {
-		wait()
-		err = lock.Lock()
-	}
+	unlock, err := fsutil.LockWaiting(context.Background(), filepath.Join(dir, "."+name+".lock"), wait)
 	if err != nil {
-		return fmt.Errorf("lock %s: %w", lock.Path(), err)
+		return err
 	}
-	defer lock.Unlock()
+	defer unlock()
 	staging := filepath.Join(dir, "."+name+".build")
 	if out, err := Command(goTool, root, staging, pkg).CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %w: %s", pkg, err, strings.TrimSpace(string(out)))
