@@ -213,12 +213,23 @@ func TestCLIParityThroughServer(t *testing.T) {
 			t.Fatalf("a refused multi-add (redis %s) through the server left %v added", bad, added)
 		}
 	}
-	c.ok(true, "app", "add", "gitea", "postgres")
+	for _, bad := range [][]string{{"--set", "port=1"}, {"--set", "redis:port=1"}, {"--set", "gitea:a..b=1"}} {
+		args := append([]string{"app", "add", "gitea", "postgres"}, bad...)
+		_, le, lcode := c.run(false, args...)
+		_, re, rcode := c.run(true, args...)
+		if lcode == 0 || lcode != rcode || le != re {
+			t.Fatalf("wild %s: local %d %q, remote %d %q", strings.Join(args, " "), lcode, le, rcode, re)
+		}
+	}
+	if added := addedApps(t, c); len(added) != 0 {
+		t.Fatalf("refused values through the server left %v added", added)
+	}
+	c.ok(true, "app", "add", "gitea", "postgres", "--set", "gitea:domain=git.example.org", "--dep", "gitea:db=postgres")
 	if added := addedApps(t, c); strings.Join(added, ",") != "gitea,postgres" {
 		t.Fatalf("after adding gitea and postgres through the server: %v added", added)
 	}
-	if out := c.ok(false, "config", "get", "apps.gitea"); !strings.Contains(out, "postgres") {
-		t.Fatalf("gitea's dependency on postgres, added with it, is not mapped:\n%s", out)
+	if out := c.ok(false, "config", "get", "apps.gitea"); !strings.Contains(out, "postgres") || !strings.Contains(out, "git.example.org") {
+		t.Fatalf("gitea's dependency on postgres, added with it, or its own --set did not arrive:\n%s", out)
 	}
 }
 

@@ -78,18 +78,18 @@ func (g *Globals) appAdd(ctx context.Context, op *lifecycle.Add) (*lifecycle.Add
 
 // appAddMany adds several apps in one transaction (lifecycle.AddMany), here
 // or in a Wild Central.
-func (g *Globals) appAddMany(ctx context.Context, apps []string) ([]*lifecycle.AddResult, error) {
+func (g *Globals) appAddMany(ctx context.Context, apps []string, values map[string]lifecycle.AddValues) ([]*lifecycle.AddResult, error) {
 	if r, err := g.remote(ctx); r != nil || err != nil {
 		if err != nil {
 			return nil, err
 		}
-		return r.addApps(ctx, g, apps)
+		return r.addApps(ctx, g, apps, values)
 	}
 	env, err := g.env()
 	if err != nil {
 		return nil, err
 	}
-	res, err := (&lifecycle.AddMany{Env: env, Apps: apps}).Run(ctx)
+	res, err := (&lifecycle.AddMany{Env: env, Apps: apps, Values: values}).Run(ctx)
 	if err != nil {
 		return nil, err // all or none: nothing was added
 	}
@@ -107,20 +107,22 @@ secrets (never regenerated), and compile its manifests into apps/NAME/.
 Running it again recompiles and keeps every value.
 
 Several apps are added in one transaction, all or none, in dependency order:
-an app may depend on one named with it, here or through --server. --dep and
---set apply to one app, so they take a single NAME.`,
+an app may depend on one named with it, here or through --server. With
+several apps, --dep and --set name the app they are for: APP:KEY=VALUE.`,
 		Example: `  wild app add postgres
   wild app add gitea                       # maps its postgres automatically
   wild app add gitea postgres redis        # all three at once, postgres and redis first
   wild app add ghost --dep mysql=mysql-2   # choose among several
-  wild app add ghost --set domain=blog.example.com`,
+  wild app add ghost --set domain=blog.example.com
+  wild app add ghost mysql --set ghost:domain=blog.example.com`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				if len(deps)+len(sets) > 0 {
-					return fmt.Errorf("--dep and --set apply to one app; add %s one at a time to use them", strings.Join(args, ", "))
+				values, err := appValues(args, deps, sets)
+				if err != nil {
+					return err
 				}
-				res, err := g.appAddMany(cmd.Context(), args)
+				res, err := g.appAddMany(cmd.Context(), args, values)
 				if err != nil && len(res) == 0 {
 					return err
 				}
@@ -150,9 +152,53 @@ an app may depend on one named with it, here or through --server. --dep and
 		},
 	}
 	remoteCapable(cmd)
-	cmd.Flags().StringArrayVar(&deps, "dep", nil, "map a dependency: ALIAS=ADDED_APP (repeatable)")
-	cmd.Flags().StringArrayVar(&sets, "set", nil, "set a config value: KEY=VALUE, KEY relative to apps.NAME (repeatable)")
+	cmd.Flags().StringArrayVar(&deps, "dep", nil, "map a dependency: ALIAS=ADDED_APP, or APP:ALIAS=ADDED_APP with several apps (repeatable)")
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "set a config value: KEY=VALUE, KEY relative to apps.NAME, or APP:KEY=VALUE with several apps (repeatable)")
 	return cmd
+}
+
+// appValues sorts the --dep and --set of a several-app add by the app
+// each names (APP:KEY=VALUE). A value without its app would be a guess.
+func appValues(apps, deps, sets []string) (map[string]lifecycle.AddValues, error) {
+	values := map[string]lifecycle.AddValues{}
+	add := func(flag string, items []string, put func(v *lifecycle.AddValues, k, val string)) error {
+		for _, it := range items {
+			app, kv, ok := strings.Cut(it, ":")
+			if !ok || strings.Contains(app, "=") {
+				return fmt.Errorf("%s %q: with several apps, name the app it is for: %s APP:%s (APP one of %s)", flag, it, flag, it, strings.Join(apps, ", "))
+			}
+			if !slices.Contains(apps, app) {
+				return fmt.Errorf("%s %q: %s is not one of the apps being added (%s)", flag, it, app, strings.Join(apps, ", "))
+			}
+			m, err := keyValues(flag, []string{kv})
+			if err != nil {
+				return err
+			}
+			v := values[app]
+			for k, val := range m {
+				put(&v, k, val)
+			}
+			values[app] = v
+		}
+		return nil
+	}
+	if err := add("--dep", deps, func(v *lifecycle.AddValues, k, val string) {
+		if v.Deps == nil {
+			v.Deps = map[string]string{}
+		}
+		v.Deps[k] = val
+	}); err != nil {
+		return nil, err
+	}
+	if err := add("--set", sets, func(v *lifecycle.AddValues, k, val string) {
+		if v.Set == nil {
+			v.Set = map[string]string{}
+		}
+		v.Set[k] = val
+	}); err != nil {
+		return nil, err
+	}
+	return values, nil
 }
 
 func appNames(res []*lifecycle.AddResult) []string {

@@ -163,7 +163,16 @@ func TestAddSeveralApps(t *testing.T) {
 	before := e.snapshot()
 	e.fails("app", "add", "ghost", "../x")
 	e.fails("app", "add", "ghost", "nothere")
-	e.fails("app", "add", "ghost", "mysql", "--set", "domain=a.example.com")
+	// With several apps a value names its app; a guess changes nothing.
+	if msg := e.fails("app", "add", "ghost", "mysql", "--set", "domain=a.example.com"); !strings.Contains(msg, "--set APP:domain=a.example.com (APP one of ghost, mysql)") {
+		t.Errorf("a --set without its app: %s", msg)
+	}
+	if msg := e.fails("app", "add", "ghost", "mysql", "--dep", "redis:db=mysql"); !strings.Contains(msg, "redis is not one of the apps being added") {
+		t.Errorf("a --dep for an app not added: %s", msg)
+	}
+	e.fails("app", "add", "ghost", "mysql", "--set", "ghost:=x")
+	e.fails("app", "add", "ghost", "mysql", "--set", "ghost:a..b=x")
+	e.fails("app", "add", "ghost", "mysql", "--dep", "ghost:db=../x")
 	if msg := e.fails("app", "add", "ghost", "gitea"); !strings.Contains(msg, "requires an app of type") {
 		t.Errorf("a missing dependency: %s", msg)
 	}
@@ -172,12 +181,18 @@ func TestAddSeveralApps(t *testing.T) {
 			t.Errorf("a failed add changed %s", p)
 		}
 	}
-	out := e.ok("app", "add", "ghost", "mysql")
+	out := e.ok("app", "add", "ghost", "mysql", "--set", "ghost:domain=blog.example.com", "--dep", "ghost:db=mysql")
 	if strings.Index(out, "added mysql") > strings.Index(out, "added ghost") || !strings.Contains(out, "dependency db -> mysql") ||
 		!strings.Contains(out, "next: wild app deploy mysql ghost") {
 		t.Fatalf("output:\n%s", out)
 	}
 	if got := strings.TrimSpace(e.ok("config", "get", "apps.ghost.dbHost")); !strings.Contains(got, "mysql") {
 		t.Fatalf("ghost's dbHost = %q, want its mysql's host", got)
+	}
+	if got := strings.TrimSpace(e.ok("config", "get", "apps.ghost.domain")); got != "blog.example.com" {
+		t.Fatalf("ghost's domain = %q, want the --set given for ghost", got)
+	}
+	if _, _, code := e.run("config", "get", "apps.mysql.domain"); code == 0 {
+		t.Fatal("ghost's --set reached mysql")
 	}
 }

@@ -237,9 +237,9 @@ func (r *remote) addApp(ctx context.Context, g *Globals, a *lifecycle.Add) (*lif
 }
 
 // addApps adds apps in one transaction on the server, as AddMany does here.
-func (r *remote) addApps(ctx context.Context, g *Globals, apps []string) ([]*lifecycle.AddResult, error) {
+func (r *remote) addApps(ctx context.Context, g *Globals, apps []string, values map[string]lifecycle.AddValues) ([]*lifecycle.AddResult, error) {
 	var res []*lifecycle.AddResult
-	_, err := r.c.Run(ctx, http.MethodPost, r.inst("/apps/batch"), map[string]any{"names": apps}, g.observer(), &res)
+	_, err := r.c.Run(ctx, http.MethodPost, r.inst("/apps/batch"), map[string]any{"names": apps, "values": values}, g.observer(), &res)
 	return res, err
 }
 
