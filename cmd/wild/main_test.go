@@ -61,6 +61,7 @@ func withoutGOGC(env []string) []string {
 func TestWildLeavesOutTheEngines(t *testing.T) {
 	engines := []string{"github.com/kopia/kopia/", "github.com/minio/minio-go/", "github.com/Azure/", "google.golang.org/grpc",
 		"github.com/danielgtaylor/huma/", "github.com/prometheus/client_golang/", "github.com/wild-cloud/wild/internal/daemon",
+		"github.com/wild-cloud/wild/internal/central",
 		"github.com/wild-cloud/wild/internal/backup/kopiastore", "github.com/wild-cloud/wild/internal/web"}
 	linked := func(pkg string) string {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()

@@ -24,6 +24,7 @@ import (
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/metrics"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 // Prefix is where the API lives.
@@ -107,8 +108,8 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 
 // Error is the one error shape of the API.
 type Error struct {
-	Status int               `json:"-"`
-	Body   central.ErrorBody `json:"error"`
+	Status int            `json:"-"`
+	Body   wire.ErrorBody `json:"error"`
 }
 
 func (e *Error) Error() string  { return e.Body.Message }
@@ -130,7 +131,7 @@ func installErrorShape() {
 			if len(details) > 0 {
 				msg = msg + ": " + strings.Join(details, "; ")
 			}
-			return &Error{Status: status, Body: central.ErrorBody{Code: codeForStatus(status), Message: msg}}
+			return &Error{Status: status, Body: wire.ErrorBody{Code: codeForStatus(status), Message: msg}}
 		}
 	})
 }
@@ -170,7 +171,7 @@ func fail(err error) error {
 	if errors.As(err, &se) {
 		return se
 	}
-	body := central.BodyOf(err)
+	body := wire.BodyOf(err)
 	status, ok := statusOf[body.Code]
 	if !ok {
 		status = http.StatusInternalServerError

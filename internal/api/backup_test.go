@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/wild-cloud/wild/internal/backup"
-	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/clustertest"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 // TestBackupsThroughTheDaemon: seed 004's routes run real backups (a
@@ -61,11 +61,11 @@ func TestBackupsThroughTheDaemon(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	var scheduled int
 	for time.Now().Before(deadline) && scheduled < 3 {
-		var ops struct{ Operations []central.RunInfo }
+		var ops struct{ Operations []wire.RunInfo }
 		d.do("GET", "/api/v1/operations?instance=home&app=hello", read, nil).json(t, &ops)
 		scheduled = 0
 		for _, o := range ops.Operations {
-			if o.By == "scheduler" && o.Action == "backup" && o.Status == central.Succeeded {
+			if o.By == "scheduler" && o.Action == "backup" && o.Status == wire.Succeeded {
 				scheduled++
 			}
 		}

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/wild-cloud/wild/internal/catalog"
-	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/clustertest"
 	"github.com/wild-cloud/wild/internal/daemon"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 func TestMain(m *testing.M) { clustertest.Main(m) }
@@ -188,12 +188,12 @@ func (d *daemonT) token(scope string) string {
 }
 
 // wait follows an operation until it ends and returns its record.
-func (d *daemonT) wait(authz, id string) central.RunInfo {
+func (d *daemonT) wait(authz, id string) wire.RunInfo {
 	d.t.Helper()
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		res := d.do("GET", "/api/v1/operations/"+id, authz, nil)
-		var ri central.RunInfo
+		var ri wire.RunInfo
 		res.json(d.t, &ri)
 		if ri.Terminal() {
 			return ri
@@ -201,7 +201,7 @@ func (d *daemonT) wait(authz, id string) central.RunInfo {
 		time.Sleep(100 * time.Millisecond)
 	}
 	d.t.Fatalf("operation %s did not end", id)
-	return central.RunInfo{}
+	return wire.RunInfo{}
 }
 
 // accepted checks a 202 and returns the operation id.
@@ -210,7 +210,7 @@ func accepted(t testing.TB, r resp) string {
 	if r.status != 202 {
 		t.Fatalf("want 202, got %d: %s", r.status, r.body)
 	}
-	var ri central.RunInfo
+	var ri wire.RunInfo
 	r.json(t, &ri)
 	if ri.ID == "" || r.header.Get("Location") != "/api/v1/operations/"+ri.ID {
 		t.Fatalf("202 without an operation: %s (Location %q)", r.body, r.header.Get("Location"))
@@ -222,7 +222,7 @@ func accepted(t testing.TB, r resp) string {
 type sseEvent struct {
 	id   string
 	kind string
-	env  central.Envelope
+	env  wire.Envelope
 }
 
 // openStream connects to /api/v1/events; events arrive on the channel,

@@ -7,7 +7,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/wild-cloud/wild/internal/central"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 // Get reads path (under /api/v1) as the principal of r, through the API's
@@ -47,7 +47,7 @@ func (s *Server) Read(ctx context.Context, r *http.Request, method, path string,
 	if rec.status >= 300 {
 		e := &Error{Status: rec.status}
 		if json.Unmarshal(rec.b.Bytes(), e) != nil || e.Body.Message == "" {
-			e.Body = central.ErrorBody{Code: codeForStatus(rec.status), Message: http.StatusText(rec.status)}
+			e.Body = wire.ErrorBody{Code: codeForStatus(rec.status), Message: http.StatusText(rec.status)}
 		}
 		return e
 	}

@@ -15,18 +15,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wild-cloud/wild/internal/catalogtest"
-	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/clustertest"
 	"github.com/wild-cloud/wild/internal/event"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 // follow streams one operation's events until it ends.
-func (d *daemonT) follow(authz, id string) ([]central.Envelope, central.Envelope) {
+func (d *daemonT) follow(authz, id string) ([]wire.Envelope, wire.Envelope) {
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ch, _ := d.openStream(ctx, authz, "?op="+id, "")
-	var evs []central.Envelope
+	var evs []wire.Envelope
 	for ev := range ch {
 		if ev.id != "" {
 			evs = append(evs, ev.env)
@@ -40,23 +40,23 @@ func (d *daemonT) follow(authz, id string) ([]central.Envelope, central.Envelope
 
 // followWithDrop reads n events of an operation, drops the connection,
 // and follows the rest from the last id it saw.
-func (d *daemonT) followWithDrop(authz, id string, n int) []central.Envelope {
+func (d *daemonT) followWithDrop(authz, id string, n int) []wire.Envelope {
 	d.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, _ := d.openStream(ctx, authz, "?op="+id, "")
-	var evs []central.Envelope
+	var evs []wire.Envelope
 	for ev := range ch {
 		if ev.id == "" {
 			continue
 		}
 		evs = append(evs, ev.env)
-		if len(evs) == n || ev.env.Status != "" && ev.env.Status != central.Running {
+		if len(evs) == n || ev.env.Status != "" && ev.env.Status != wire.Running {
 			break
 		}
 	}
 	cancel()
 	last := evs[len(evs)-1]
-	if last.Status != "" && last.Status != central.Running {
+	if last.Status != "" && last.Status != wire.Running {
 		return evs
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -70,11 +70,11 @@ func (d *daemonT) followWithDrop(authz, id string, n int) []central.Envelope {
 	return evs
 }
 
-func (d *daemonT) mustRun(authz string, r resp) []central.Envelope {
+func (d *daemonT) mustRun(authz string, r resp) []wire.Envelope {
 	d.t.Helper()
 	id := accepted(d.t, r)
 	evs, last := d.follow(authz, id)
-	if last.Status != central.Succeeded {
+	if last.Status != wire.Succeeded {
 		ri, _ := d.do("GET", "/api/v1/operations/"+id, authz, nil), 0
 		d.t.Fatalf("operation %s ended %s: %s", id, last.Status, ri.body)
 	}
@@ -111,10 +111,10 @@ func TestRegularUserJourney(t *testing.T) {
 	// nothing is lost or shown twice.
 	deployID := accepted(t, d.do("POST", "/api/v1/instances/home/apps/vaultwarden/deploy", op, map[string]any{"withDeps": true}))
 	evs := d.followWithDrop(op, deployID, 3)
-	if last := evs[len(evs)-1]; last.Status != central.Succeeded {
+	if last := evs[len(evs)-1]; last.Status != wire.Succeeded {
 		t.Fatalf("deploy ended %s", last.Status)
 	}
-	var full struct{ Events []central.Envelope }
+	var full struct{ Events []wire.Envelope }
 	d.do("GET", "/api/v1/operations/"+deployID+"/events", op, nil).json(t, &full)
 	if len(full.Events) != len(evs) || len(evs) < 6 {
 		t.Fatalf("reattached stream saw %d events, the operation's log has %d", len(evs), len(full.Events))
@@ -200,7 +200,7 @@ func TestRegularUserJourney(t *testing.T) {
 		t.Fatalf("review does not name the removed key: %+v", review)
 	}
 	id := accepted(t, d.do("POST", "/api/v1/instances/home/apps/vaultwarden/update", op, map[string]any{}))
-	if _, last := d.follow(op, id); last.Status != central.Failed {
+	if _, last := d.follow(op, id); last.Status != wire.Failed {
 		t.Fatalf("an update with an unresolved rename ended %s", last.Status)
 	}
 	// vaultwarden has data (postgres), so the update backs it up first;
@@ -208,10 +208,10 @@ func TestRegularUserJourney(t *testing.T) {
 	// run, and the update stops before writing, pointing at noBackup.
 	resolved := map[string]any{"renames": map[string]string{"signupsAllowed": "allowSignups"}, "deploy": true}
 	id = accepted(t, d.do("POST", "/api/v1/instances/home/apps/vaultwarden/update", op, resolved))
-	if _, last := d.follow(op, id); last.Status != central.Failed {
+	if _, last := d.follow(op, id); last.Status != wire.Failed {
 		t.Fatalf("an update whose backup cannot run ended %s", last.Status)
 	}
-	var failed struct{ Error *central.ErrorBody }
+	var failed struct{ Error *wire.ErrorBody }
 	d.do("GET", "/api/v1/operations/"+id, op, nil).json(t, &failed)
 	if failed.Error == nil || failed.Error.Hint == nil || failed.Error.Hint.Args["flag"] != "no-backup" || !strings.Contains(failed.Error.Message, "nothing was changed") {
 		t.Fatalf("failed backup before the update: %+v", failed.Error)

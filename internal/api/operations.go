@@ -15,12 +15,13 @@ import (
 	"github.com/wild-cloud/wild/internal/auth"
 	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/names"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 // accepted is the answer to every mutating call: the operation, running.
 type accepted struct {
 	Location string `header:"Location"`
-	Body     central.RunInfo
+	Body     wire.RunInfo
 }
 
 func (s *Server) start(ctx context.Context, spec central.Spec) (*accepted, error) {
@@ -42,17 +43,17 @@ type opListIn struct {
 	App      string `query:"app" maxLength:"63"`
 }
 
-type runOut struct{ Body central.RunInfo }
+type runOut struct{ Body wire.RunInfo }
 
 type runsOut struct {
 	Body struct {
-		Operations []central.RunInfo `json:"operations"`
+		Operations []wire.RunInfo `json:"operations"`
 	}
 }
 
 type envelopesOut struct {
 	Body struct {
-		Events []central.Envelope `json:"events"`
+		Events []wire.Envelope `json:"events"`
 	}
 }
 
@@ -101,7 +102,7 @@ func (s *Server) operationRoutes() {
 		Metadata:    map[string]any{"scope": auth.Read},
 		Security:    []map[string][]string{{"token": {}}, {"session": {}}},
 		Responses: map[string]*huma.Response{"200": {Description: "An event stream", Content: map[string]*huma.MediaType{
-			"text/event-stream": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[central.Envelope](), true, "Envelope")}}}},
+			"text/event-stream": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[wire.Envelope](), true, "Envelope")}}}},
 	}, func(ctx context.Context, in *eventsIn) (*huma.StreamResponse, error) {
 		after, err := s.cursor(in)
 		if err != nil {
@@ -145,14 +146,14 @@ func (s *Server) stream(hctx huma.Context, in *eventsIn, after int64) {
 	topic := central.Topic{Op: in.Op, Instance: in.Instance, App: in.App}
 	replay, ch, cancel := s.Bus.Subscribe(topic, after)
 	defer cancel()
-	write := func(e central.Envelope) bool {
+	write := func(e wire.Envelope) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 		if err := writeSSE(w, e); err != nil {
 			return false
 		}
 		return rc.Flush() == nil
 	}
-	if !write(central.Envelope{}) {
+	if !write(wire.Envelope{}) {
 		return
 	}
 	for _, e := range replay {
@@ -183,8 +184,8 @@ func (s *Server) stream(hctx huma.Context, in *eventsIn, after int64) {
 	}
 }
 
-func (s *Server) ends(in *eventsIn, e central.Envelope) bool {
-	return in.Op != "" && e.Status != "" && e.Status != central.Running
+func (s *Server) ends(in *eventsIn, e wire.Envelope) bool {
+	return in.Op != "" && e.Status != "" && e.Status != wire.Running
 }
 
 func (s *Server) opEnded(id string) bool {
@@ -192,7 +193,7 @@ func (s *Server) opEnded(id string) bool {
 	return err == nil && ri.Terminal()
 }
 
-func writeSSE(w http.ResponseWriter, e central.Envelope) error {
+func writeSSE(w http.ResponseWriter, e wire.Envelope) error {
 	if e.ID == 0 {
 		// The opening comment commits the headers so a client knows it is
 		// attached before the first event.

@@ -17,8 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wild-cloud/wild/internal/catalogtest"
-	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/clustertest"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 // cliT runs the real wild binary on one data dir, locally or through a
@@ -266,7 +266,7 @@ func TestDaemonKilledMidOperation(t *testing.T) {
 	c.startServe()
 	d.base = c.server
 	ri := d.wait(tok.Token, id)
-	if ri.Status != central.Interrupted {
+	if ri.Status != wire.Interrupted {
 		t.Fatalf("after the daemon died mid-deploy: %s", ri.Status)
 	}
 	if ri.Error == nil || !strings.Contains(ri.Error.Message, "run it again") {
@@ -279,7 +279,7 @@ func TestDaemonKilledMidOperation(t *testing.T) {
 			break
 		}
 	}
-	if ri.Status != central.Succeeded {
+	if ri.Status != wire.Succeeded {
 		t.Fatalf("re-run after the crash: %s %+v", ri.Status, ri.Error)
 	}
 }

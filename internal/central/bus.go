@@ -8,22 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/wild-cloud/wild/internal/event"
+	"github.com/wild-cloud/wild/internal/wire"
 )
-
-// Envelope is one event as Wild Central stores and streams it: the
-// service layer's event, plus a daemon-wide sequence number (the SSE id)
-// and the operation it belongs to. A Status envelope marks an operation's
-// state change; a terminal one ends the operation's stream.
-type Envelope struct {
-	ID       int64        `json:"id"`
-	Op       string       `json:"op"`
-	Instance string       `json:"instance"`
-	App      string       `json:"app,omitempty"`
-	Action   string       `json:"action,omitempty"`
-	Status   string       `json:"status,omitempty"`
-	Event    *event.Event `json:"event,omitempty"`
-}
 
 // Topic filters envelopes; empty fields match anything.
 type Topic struct {
@@ -32,7 +18,7 @@ type Topic struct {
 	App      string
 }
 
-func (t Topic) matches(e Envelope) bool {
+func (t Topic) matches(e wire.Envelope) bool {
 	return (t.Op == "" || t.Op == e.Op) && (t.Instance == "" || t.Instance == e.Instance) && (t.App == "" || t.App == e.App)
 }
 
@@ -42,7 +28,7 @@ type Bus struct {
 	mu     sync.Mutex
 	file   *os.File
 	w      *bufio.Writer
-	log    []Envelope
+	log    []wire.Envelope
 	next   int64
 	subs   map[*sub]struct{}
 	maxLog int
@@ -50,7 +36,7 @@ type Bus struct {
 
 type sub struct {
 	topic Topic
-	ch    chan Envelope
+	ch    chan wire.Envelope
 }
 
 // subBuffer is how far a slow client may fall behind before it is cut off;
@@ -87,7 +73,7 @@ func (b *Bus) load(path string) error {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
 	for sc.Scan() {
-		var e Envelope
+		var e wire.Envelope
 		if json.Unmarshal(sc.Bytes(), &e) != nil || e.ID < b.next {
 			continue
 		}
@@ -96,16 +82,16 @@ func (b *Bus) load(path string) error {
 	return sc.Err()
 }
 
-func (b *Bus) append(e Envelope) {
+func (b *Bus) append(e wire.Envelope) {
 	b.log = append(b.log, e)
 	b.next = e.ID + 1
 	if over := len(b.log) - b.maxLog; over > 0 {
-		b.log = append([]Envelope(nil), b.log[over:]...)
+		b.log = append([]wire.Envelope(nil), b.log[over:]...)
 	}
 }
 
 // Publish assigns the next id, persists the envelope and delivers it.
-func (b *Bus) Publish(e Envelope) Envelope {
+func (b *Bus) Publish(e wire.Envelope) wire.Envelope {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e.ID = b.next
@@ -131,11 +117,11 @@ func (b *Bus) Publish(e Envelope) Envelope {
 // Subscribe returns what matches topic after id `after`, and a channel that
 // follows from there. The channel is closed when the subscriber falls too
 // far behind or cancel is called.
-func (b *Bus) Subscribe(topic Topic, after int64) ([]Envelope, <-chan Envelope, func()) {
+func (b *Bus) Subscribe(topic Topic, after int64) ([]wire.Envelope, <-chan wire.Envelope, func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	replay := b.since(topic, after)
-	s := &sub{topic: topic, ch: make(chan Envelope, subBuffer)}
+	s := &sub{topic: topic, ch: make(chan wire.Envelope, subBuffer)}
 	b.subs[s] = struct{}{}
 	cancel := func() {
 		b.mu.Lock()
@@ -149,14 +135,14 @@ func (b *Bus) Subscribe(topic Topic, after int64) ([]Envelope, <-chan Envelope, 
 }
 
 // Since returns the stored envelopes matching topic after id `after`.
-func (b *Bus) Since(topic Topic, after int64) []Envelope {
+func (b *Bus) Since(topic Topic, after int64) []wire.Envelope {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.since(topic, after)
 }
 
-func (b *Bus) since(topic Topic, after int64) []Envelope {
-	var out []Envelope
+func (b *Bus) since(topic Topic, after int64) []wire.Envelope {
+	var out []wire.Envelope
 	for _, e := range b.log {
 		if e.ID > after && topic.matches(e) {
 			out = append(out, e)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 func newRunner(t *testing.T, dir string) (*Runner, *Bus) {
@@ -61,7 +62,7 @@ func TestOneOperationPerAppManyAcrossApps(t *testing.T) {
 	}
 	close(release)
 	for _, id := range []string{first.ID, other.ID} {
-		waitFor(t, r, id, Succeeded)
+		waitFor(t, r, id, wire.Succeeded)
 	}
 	ri, _ := r.Get(first.ID)
 	var res struct{ Changed int }
@@ -69,7 +70,7 @@ func TestOneOperationPerAppManyAcrossApps(t *testing.T) {
 		t.Fatalf("result %s", ri.Result)
 	}
 	evs := bus.Since(Topic{Op: first.ID}, 0)
-	if len(evs) != 3 || evs[0].Status != Running || evs[1].Event == nil || evs[2].Status != Succeeded {
+	if len(evs) != 3 || evs[0].Status != wire.Running || evs[1].Event == nil || evs[2].Status != wire.Succeeded {
 		t.Fatalf("events of %s: %+v", first.ID, evs)
 	}
 }
@@ -79,7 +80,7 @@ func TestCancelReallyCancels(t *testing.T) {
 	defer bus.Close()
 	ri, _ := r.Start(Spec{Action: "deploy", Instance: "home", App: "ghost", Do: block(make(chan struct{}))})
 	got, err := r.Cancel(ri.ID)
-	if err != nil || got.Status != Cancelled || got.Error == nil {
+	if err != nil || got.Status != wire.Cancelled || got.Error == nil {
 		t.Fatalf("cancel: %+v %v", got, err)
 	}
 	if _, err := r.Cancel(ri.ID); problem.CodeOf(err) != problem.Conflict {
@@ -97,11 +98,11 @@ func TestInterruptedOnRestart(t *testing.T) {
 	r2, bus2 := newRunner(t, dir)
 	defer bus2.Close()
 	got, err := r2.Get(ri.ID)
-	if err != nil || got.Status != Interrupted || got.Error == nil {
+	if err != nil || got.Status != wire.Interrupted || got.Error == nil {
 		t.Fatalf("after restart: %+v %v", got, err)
 	}
 	evs := bus2.Since(Topic{Op: ri.ID}, 0)
-	if len(evs) < 2 || evs[len(evs)-1].Status != Interrupted {
+	if len(evs) < 2 || evs[len(evs)-1].Status != wire.Interrupted {
 		t.Fatalf("no interrupted event: %+v", evs)
 	}
 	for i := 1; i < len(evs); i++ {
@@ -117,7 +118,7 @@ func TestShutdownCancelsAfterGrace(t *testing.T) {
 	ri, _ := r.Start(Spec{Action: "deploy", Instance: "home", App: "ghost", Do: block(make(chan struct{}))})
 	r.Shutdown(context.Background(), 50*time.Millisecond)
 	got, _ := r.Get(ri.ID)
-	if got.Status != Cancelled {
+	if got.Status != wire.Cancelled {
 		t.Fatalf("after shutdown: %s", got.Status)
 	}
 	if _, err := r.Start(Spec{Action: "deploy", Instance: "home", App: "x", Do: block(nil)}); problem.CodeOf(err) != problem.Unavailable {
@@ -128,8 +129,8 @@ func TestShutdownCancelsAfterGrace(t *testing.T) {
 func TestBusSurvivesATornLine(t *testing.T) {
 	dir := t.TempDir()
 	b, _ := OpenBus(filepath.Join(dir, "e.jsonl"), 1000)
-	b.Publish(Envelope{Op: "a", Instance: "home"})
-	b.Publish(Envelope{Op: "b", Instance: "home"})
+	b.Publish(wire.Envelope{Op: "a", Instance: "home"})
+	b.Publish(wire.Envelope{Op: "b", Instance: "home"})
 	b.Close()
 	f, _ := os.OpenFile(filepath.Join(dir, "e.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"id":3,"op":"c","inst`)
@@ -139,7 +140,7 @@ func TestBusSurvivesATornLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b2.Close()
-	if e := b2.Publish(Envelope{Op: "d"}); e.ID != 3 {
+	if e := b2.Publish(wire.Envelope{Op: "d"}); e.ID != 3 {
 		t.Fatalf("next id after a torn line: %d", e.ID)
 	}
 	replay, ch, cancel := b2.Subscribe(Topic{Op: "d"}, 0)
@@ -147,7 +148,7 @@ func TestBusSurvivesATornLine(t *testing.T) {
 	if len(replay) != 1 {
 		t.Fatalf("replay %+v", replay)
 	}
-	b2.Publish(Envelope{Op: "d"})
+	b2.Publish(wire.Envelope{Op: "d"})
 	if e := <-ch; e.ID != 4 {
 		t.Fatalf("followed %+v", e)
 	}

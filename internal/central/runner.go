@@ -17,70 +17,8 @@ import (
 	"github.com/wild-cloud/wild/internal/names"
 	"github.com/wild-cloud/wild/internal/operation"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/wire"
 )
-
-// Run states. A run is terminal once it leaves Running.
-const (
-	Running     = "running"
-	Succeeded   = "succeeded"
-	Failed      = "failed"
-	Cancelled   = "cancelled"
-	Interrupted = "interrupted"
-)
-
-// ErrorBody is an error as the API shows it: code, message and typed
-// advice. The message leaves the advice's words out (the hint carries
-// them), so a client rebuilds the same *problem.Error from it.
-type ErrorBody struct {
-	Code    problem.Code  `json:"code"`
-	Message string        `json:"message"`
-	Hint    *problem.Hint `json:"hint,omitempty"`
-	Alt     *problem.Hint `json:"alt,omitempty"`
-	Items   []ErrorBody   `json:"items,omitempty"`
-}
-
-// BodyOf turns an error into its API form.
-func BodyOf(err error) *ErrorBody {
-	b := &ErrorBody{Code: problem.CodeOf(err), Message: err.Error()}
-	var pe *problem.Error
-	if !errors.As(err, &pe) {
-		return b
-	}
-	bare := problem.Error{Code: pe.Code, Message: pe.Message, Err: pe.Err}
-	b.Message = strings.Replace(err.Error(), pe.Error(), bare.Error(), 1)
-	b.Hint, b.Alt = pe.Hint, pe.Alt
-	for _, it := range pe.Items {
-		b.Items = append(b.Items, *BodyOf(it))
-	}
-	return b
-}
-
-// Problem rebuilds the service layer's error from its API form.
-func (b *ErrorBody) Problem() *problem.Error {
-	pe := &problem.Error{Code: b.Code, Message: b.Message, Hint: b.Hint, Alt: b.Alt}
-	for i := range b.Items {
-		pe.Items = append(pe.Items, b.Items[i].Problem())
-	}
-	return pe
-}
-
-// RunInfo is the durable record of one operation run by the daemon.
-type RunInfo struct {
-	ID         string          `json:"id"`
-	Action     string          `json:"action"`
-	Instance   string          `json:"instance"`
-	App        string          `json:"app,omitempty"`
-	Status     string          `json:"status"`
-	StartedAt  time.Time       `json:"startedAt"`
-	FinishedAt time.Time       `json:"finishedAt,omitzero"`
-	DurationMs int64           `json:"durationMs,omitempty"`
-	By         string          `json:"by,omitempty"`
-	Result     json.RawMessage `json:"result,omitempty"`
-	Error      *ErrorBody      `json:"error,omitempty"`
-}
-
-// Terminal reports whether the run has ended.
-func (r RunInfo) Terminal() bool { return r.Status != Running }
 
 // Spec is an operation to start.
 type Spec struct {
@@ -93,7 +31,7 @@ type Spec struct {
 }
 
 type run struct {
-	info   RunInfo
+	info   wire.RunInfo
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -111,8 +49,8 @@ type Runner struct {
 	metrics RunMeter
 
 	mu      sync.Mutex
-	active  map[string]*run    // by id
-	records map[string]RunInfo // every record on disk, by id
+	active  map[string]*run         // by id
+	records map[string]wire.RunInfo // every record on disk, by id
 	closing bool
 	wg      sync.WaitGroup
 }
@@ -128,7 +66,7 @@ const Keep = operation.Keep
 // link Prometheus's client.
 type RunMeter interface {
 	OpStarted(action string)
-	OpFinished(RunInfo)
+	OpFinished(wire.RunInfo)
 }
 
 // NewRunner keeps run records in dir; m may be nil. Runs left "running"
@@ -145,8 +83,8 @@ func NewRunner(dir string, bus *Bus, m RunMeter) (*Runner, error) {
 	subjects := map[subject]bool{}
 	for _, ri := range r.List(Topic{}) {
 		subjects[subject{ri.Instance, ri.App}] = true
-		if ri.Status == Running {
-			r.finish(&run{info: ri}, Interrupted, nil, &ErrorBody{Code: problem.Internal,
+		if ri.Status == wire.Running {
+			r.finish(&run{info: ri}, wire.Interrupted, nil, &wire.ErrorBody{Code: problem.Internal,
 				Message: "the daemon stopped while this operation ran; run it again (operations are idempotent)"})
 		}
 	}
@@ -166,14 +104,14 @@ func (r *Runner) load() error {
 	if err != nil {
 		return err
 	}
-	r.records = make(map[string]RunInfo, len(ents))
+	r.records = make(map[string]wire.RunInfo, len(ents))
 	for _, e := range ents {
 		id, ok := strings.CutSuffix(e.Name(), ".json")
 		if !ok || validID(id) != nil {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(r.dir, e.Name()))
-		var ri RunInfo
+		var ri wire.RunInfo
 		if err != nil || json.Unmarshal(b, &ri) != nil || ri.ID != id {
 			continue
 		}
@@ -184,14 +122,14 @@ func (r *Runner) load() error {
 
 // Start begins an operation and returns its record at once. A second
 // operation on an app that has one running is refused, naming the first.
-func (r *Runner) Start(s Spec) (RunInfo, error) {
+func (r *Runner) Start(s Spec) (wire.RunInfo, error) {
 	if err := names.Validate("instance", s.Instance); err != nil {
-		return RunInfo{}, &problem.Error{Code: problem.Invalid, Err: err}
+		return wire.RunInfo{}, &problem.Error{Code: problem.Invalid, Err: err}
 	}
 	r.mu.Lock()
 	if r.closing {
 		r.mu.Unlock()
-		return RunInfo{}, problem.New(problem.Unavailable, "Wild Central is shutting down; try again when it is back")
+		return wire.RunInfo{}, problem.New(problem.Unavailable, "Wild Central is shutting down; try again when it is back")
 	}
 	if busy := r.conflict(s); busy != nil {
 		r.mu.Unlock()
@@ -199,14 +137,14 @@ func (r *Runner) Start(s Spec) (RunInfo, error) {
 		if busy.info.App != "" {
 			what = busy.info.App
 		}
-		return RunInfo{}, problem.New(problem.Conflict,
+		return wire.RunInfo{}, problem.New(problem.Conflict,
 			fmt.Sprintf("%s is busy: operation %s (%s) is running", what, busy.info.ID, busy.info.Action)).
 			With("operation.follow", "wait for it to finish, or cancel it", "id", busy.info.ID)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ru := &run{cancel: cancel, done: make(chan struct{}), info: RunInfo{
+	ru := &run{cancel: cancel, done: make(chan struct{}), info: wire.RunInfo{
 		ID: NewID(s.Action, s.App), Action: s.Action, Instance: s.Instance, App: s.App,
-		Status: Running, StartedAt: time.Now().UTC(), By: s.By,
+		Status: wire.Running, StartedAt: time.Now().UTC(), By: s.By,
 	}}
 	r.active[ru.info.ID] = ru
 	r.wg.Add(1)
@@ -218,7 +156,7 @@ func (r *Runner) Start(s Spec) (RunInfo, error) {
 		r.mu.Unlock()
 		r.wg.Done()
 		cancel()
-		return RunInfo{}, err
+		return wire.RunInfo{}, err
 	}
 	r.publishStatus(ru.info)
 	if r.metrics != nil {
@@ -249,16 +187,16 @@ func (r *Runner) execute(ctx context.Context, ru *run, s Spec) {
 		if e.Time.IsZero() {
 			e.Time = time.Now().UTC()
 		}
-		r.bus.Publish(Envelope{Op: ru.info.ID, Instance: ru.info.Instance, App: ru.info.App, Event: &e})
+		r.bus.Publish(wire.Envelope{Op: ru.info.ID, Instance: ru.info.Instance, App: ru.info.App, Event: &e})
 	})
 	res, err := safeDo(ctx, s, ru.info.ID, obs)
 	switch {
 	case err == nil:
-		r.finish(ru, Succeeded, res, nil)
+		r.finish(ru, wire.Succeeded, res, nil)
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		r.finish(ru, Cancelled, res, BodyOf(err))
+		r.finish(ru, wire.Cancelled, res, wire.BodyOf(err))
 	default:
-		r.finish(ru, Failed, res, BodyOf(err))
+		r.finish(ru, wire.Failed, res, wire.BodyOf(err))
 	}
 }
 
@@ -273,7 +211,7 @@ func safeDo(ctx context.Context, s Spec, id string, obs event.Observer) (res any
 	return s.Do(ctx, id, obs)
 }
 
-func (r *Runner) finish(ru *run, status string, res any, eb *ErrorBody) {
+func (r *Runner) finish(ru *run, status string, res any, eb *wire.ErrorBody) {
 	ru.info.Status = status
 	ru.info.FinishedAt = time.Now().UTC()
 	ru.info.DurationMs = ru.info.FinishedAt.Sub(ru.info.StartedAt).Milliseconds()
@@ -294,20 +232,20 @@ func (r *Runner) finish(ru *run, status string, res any, eb *ErrorBody) {
 	}
 }
 
-func (r *Runner) publishStatus(ri RunInfo) {
-	r.bus.Publish(Envelope{Op: ri.ID, Instance: ri.Instance, App: ri.App, Action: ri.Action, Status: ri.Status})
+func (r *Runner) publishStatus(ri wire.RunInfo) {
+	r.bus.Publish(wire.Envelope{Op: ri.ID, Instance: ri.Instance, App: ri.App, Action: ri.Action, Status: ri.Status})
 }
 
 // Cancel stops a running operation through its context. The operation
 // stops at its next safe point and is recorded as cancelled.
-func (r *Runner) Cancel(id string) (RunInfo, error) {
+func (r *Runner) Cancel(id string) (wire.RunInfo, error) {
 	r.mu.Lock()
 	ru, ok := r.active[id]
 	r.mu.Unlock()
 	if !ok {
 		ri, err := r.Get(id)
 		if err != nil {
-			return RunInfo{}, err
+			return wire.RunInfo{}, err
 		}
 		return ri, problem.New(problem.Conflict, fmt.Sprintf("operation %s already ended (%s)", id, ri.Status))
 	}
@@ -317,30 +255,30 @@ func (r *Runner) Cancel(id string) (RunInfo, error) {
 }
 
 // Get returns one run's record.
-func (r *Runner) Get(id string) (RunInfo, error) {
+func (r *Runner) Get(id string) (wire.RunInfo, error) {
 	if err := validID(id); err != nil {
-		return RunInfo{}, err
+		return wire.RunInfo{}, err
 	}
 	r.mu.Lock()
 	ri, ok := r.records[id]
 	r.mu.Unlock()
 	if !ok {
-		return RunInfo{}, problem.New(problem.NotFound, fmt.Sprintf("no operation %q", id)).With("operation.list", "list the operations")
+		return wire.RunInfo{}, problem.New(problem.NotFound, fmt.Sprintf("no operation %q", id)).With("operation.list", "list the operations")
 	}
 	return ri, nil
 }
 
 // List returns the runs matching topic (Op is ignored), newest first.
-func (r *Runner) List(t Topic) []RunInfo {
+func (r *Runner) List(t Topic) []wire.RunInfo {
 	r.mu.Lock()
-	var out []RunInfo
+	var out []wire.RunInfo
 	for _, ri := range r.records {
 		if (t.Instance == "" || t.Instance == ri.Instance) && (t.App == "" || t.App == ri.App) {
 			out = append(out, ri)
 		}
 	}
 	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b RunInfo) int {
+	slices.SortFunc(out, func(a, b wire.RunInfo) int {
 		if c := b.StartedAt.Compare(a.StartedAt); c != 0 {
 			return c
 		}
@@ -353,13 +291,13 @@ func (r *Runner) List(t Topic) []RunInfo {
 // instance-wide subject (app "") is its own, not every app's.
 func (r *Runner) prune(instance, app string) {
 	r.mu.Lock()
-	var mine []RunInfo
+	var mine []wire.RunInfo
 	for _, ri := range r.records {
 		if ri.Instance == instance && ri.App == app && ri.Terminal() {
 			mine = append(mine, ri)
 		}
 	}
-	old := operation.Beyond(mine, func(a, b RunInfo) int { return b.StartedAt.Compare(a.StartedAt) })
+	old := operation.Beyond(mine, func(a, b wire.RunInfo) int { return b.StartedAt.Compare(a.StartedAt) })
 	for _, ri := range old {
 		delete(r.records, ri.ID)
 	}
@@ -406,12 +344,12 @@ func (r *Runner) Shutdown(ctx context.Context, cancelAfter time.Duration) {
 		}
 		r.mu.Unlock()
 		for _, ru := range left {
-			r.finish(ru, Interrupted, nil, &ErrorBody{Code: problem.Internal, Message: "the daemon stopped before this operation reached a safe point; run it again"})
+			r.finish(ru, wire.Interrupted, nil, &wire.ErrorBody{Code: problem.Internal, Message: "the daemon stopped before this operation reached a safe point; run it again"})
 		}
 	}
 }
 
-func (r *Runner) save(ri RunInfo) error {
+func (r *Runner) save(ri wire.RunInfo) error {
 	b, err := json.MarshalIndent(ri, "", "  ")
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wild-cloud/wild/internal/event"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 // writeRuns puts n finished records of one subject in dir, the oldest
@@ -26,8 +27,8 @@ func writeRuns(t testing.TB, dir, instance, app string, n int, base time.Time) [
 	var ids []string
 	for i := range n {
 		at := base.Add(time.Duration(i) * time.Minute)
-		ri := RunInfo{ID: fmt.Sprintf("op_deploy_%s_%s_%s", subject, instance, at.Format("20060102T150405Z")), Action: "deploy",
-			Instance: instance, App: app, Status: Succeeded, StartedAt: at, FinishedAt: at.Add(time.Second)}
+		ri := wire.RunInfo{ID: fmt.Sprintf("op_deploy_%s_%s_%s", subject, instance, at.Format("20060102T150405Z")), Action: "deploy",
+			Instance: instance, App: app, Status: wire.Succeeded, StartedAt: at, FinishedAt: at.Add(time.Second)}
 		b, _ := json.Marshal(ri)
 		if err := os.WriteFile(filepath.Join(dir, ri.ID+".json"), b, 0o600); err != nil {
 			t.Fatal(err)
@@ -67,7 +68,7 @@ func TestRunsAreBoundedPerSubject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, r, ri.ID, Succeeded)
+	waitFor(t, r, ri.ID, wire.Succeeded)
 
 	got := r.List(Topic{Instance: "home", App: "ghost"})
 	if len(got) != Keep || got[0].ID != ri.ID {

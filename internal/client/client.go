@@ -18,9 +18,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/event"
 	"github.com/wild-cloud/wild/internal/problem"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 // Client calls one Wild Central with one token.
@@ -87,7 +87,7 @@ func (c *Client) send(ctx context.Context, method, path string, in any, lastID s
 
 func decodeError(res *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	var e struct{ Error central.ErrorBody }
+	var e struct{ Error wire.ErrorBody }
 	if json.Unmarshal(b, &e) != nil || e.Error.Message == "" {
 		return problem.New(problem.Internal, fmt.Sprintf("Wild Central answered %s: %s", res.Status, strings.TrimSpace(string(b))))
 	}
@@ -101,8 +101,8 @@ func decodeError(res *http.Response) error {
 // Run starts an operation (a 202 answer), relays its events to obs as they
 // happen, and decodes its result into out. A dropped stream reconnects
 // with Last-Event-ID, so no event is lost or shown twice.
-func (c *Client) Run(ctx context.Context, method, path string, in any, obs event.Observer, out any) (central.RunInfo, error) {
-	var ri central.RunInfo
+func (c *Client) Run(ctx context.Context, method, path string, in any, obs event.Observer, out any) (wire.RunInfo, error) {
+	var ri wire.RunInfo
 	if err := c.Do(ctx, method, path, in, &ri); err != nil {
 		return ri, err
 	}
@@ -161,7 +161,7 @@ func (c *Client) stream(ctx context.Context, id string, last *string, obs event.
 		case strings.HasPrefix(line, "id: "):
 			evID = line[4:]
 		case strings.HasPrefix(line, "data: "):
-			var env central.Envelope
+			var env wire.Envelope
 			if json.Unmarshal([]byte(line[6:]), &env) != nil {
 				continue
 			}
@@ -169,7 +169,7 @@ func (c *Client) stream(ctx context.Context, id string, last *string, obs event.
 			if env.Event != nil && obs != nil {
 				obs.Observe(*env.Event)
 			}
-			if env.Status != "" && env.Status != central.Running {
+			if env.Status != "" && env.Status != wire.Running {
 				return true, nil
 			}
 		}

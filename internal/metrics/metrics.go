@@ -1,7 +1,6 @@
-// Package metrics holds Wild Central's Prometheus metrics. It is apart
-// from package central so that what the CLI links of Wild Central (its
-// wire types, through internal/client) does not bring Prometheus's client
-// and its start-up cost into every wild command.
+// Package metrics holds Wild Central's Prometheus metrics, apart from
+// package central, which meters its runs through central.RunMeter and so
+// stays free of Prometheus's client.
 package metrics
 
 import (
@@ -13,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/wild-cloud/wild/internal/central"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 // Metrics are Wild Central's Prometheus metrics, on a registry of its own
@@ -67,7 +66,7 @@ func (m *Metrics) OpStarted(string) {
 }
 
 // OpFinished counts a run out, by action and result (central.RunMeter).
-func (m *Metrics) OpFinished(ri central.RunInfo) {
+func (m *Metrics) OpFinished(ri wire.RunInfo) {
 	if m == nil {
 		return
 	}

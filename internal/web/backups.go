@@ -12,8 +12,8 @@ import (
 	"github.com/wild-cloud/wild/internal/api"
 	"github.com/wild-cloud/wild/internal/backup"
 	"github.com/wild-cloud/wild/internal/backup/retention"
-	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/lifecycle"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 type backupsData struct {
@@ -35,7 +35,7 @@ type backupsData struct {
 	// Counts are the retention fields of the form, from the app's own
 	// policy (empty when it has none).
 	Counts  []count
-	Ops     []central.RunInfo
+	Ops     []wire.RunInfo
 	Running string
 }
 
@@ -83,12 +83,12 @@ func (u *UI) backups(w http.ResponseWriter, r *http.Request, p page) {
 	u.configValue(r, p.Inst, "backup.retention", &d.Default)
 	d.Counts = countsOf(d.Schedule.Retention)
 	d.Next, d.CronErr = u.nextRuns(r, d.Schedule.Cron)
-	var ops struct{ Operations []central.RunInfo }
+	var ops struct{ Operations []wire.RunInfo }
 	_ = u.api.Get(r.Context(), r, "/operations?instance="+url.QueryEscape(p.Inst)+"&app="+url.QueryEscape(app), &ops)
 	sort.Slice(ops.Operations, func(i, j int) bool { return ops.Operations[i].StartedAt.After(ops.Operations[j].StartedAt) })
 	stats := map[string]*backup.Stats{}
 	for _, o := range ops.Operations {
-		if o.Status == central.Running && d.Running == "" {
+		if o.Status == wire.Running && d.Running == "" {
 			d.Running = o.ID
 		}
 		if !backupActions[o.Action] {

@@ -21,10 +21,10 @@ import (
 	"github.com/wild-cloud/wild/internal/api"
 	"github.com/wild-cloud/wild/internal/auth"
 	"github.com/wild-cloud/wild/internal/catalog"
-	"github.com/wild-cloud/wild/internal/central"
 	"github.com/wild-cloud/wild/internal/instance"
 	"github.com/wild-cloud/wild/internal/lazyre"
 	"github.com/wild-cloud/wild/internal/lifecycle"
+	"github.com/wild-cloud/wild/internal/wire"
 )
 
 //go:embed templates/*.html
@@ -87,7 +87,7 @@ type page struct {
 	Operator bool // may act (operate scope); read-only principals see no buttons
 	Admin    bool
 	Signed   bool
-	Err      *central.ErrorBody
+	Err      *wire.ErrorBody
 	Data     any
 }
 
@@ -129,7 +129,7 @@ func (u *UI) fail(w http.ResponseWriter, p page, err error) {
 	if errors.As(err, &ae) {
 		p.Err = &ae.Body
 	} else {
-		p.Err = &central.ErrorBody{Code: "internal", Message: err.Error()}
+		p.Err = &wire.ErrorBody{Code: "internal", Message: err.Error()}
 	}
 	p.Title = "Something went wrong"
 	u.render(w, "error", p)
@@ -350,7 +350,7 @@ type appData struct {
 	Diff      *lifecycle.DiffResult
 	Fields    []field
 	Secrets   []instance.SecretEntry
-	Ops       []central.RunInfo
+	Ops       []wire.RunInfo
 	Running   string
 	Outdated  *lifecycle.OutdatedApp
 	Snapshots []lifecycle.SnapshotInfo
@@ -382,12 +382,12 @@ func (u *UI) app(w http.ResponseWriter, r *http.Request, p page) {
 	var sec struct{ Secrets []instance.SecretEntry }
 	_ = u.api.Get(r.Context(), r, base+"/secrets?path="+url.QueryEscape("apps."+app), &sec)
 	d.Secrets = sec.Secrets
-	var ops struct{ Operations []central.RunInfo }
+	var ops struct{ Operations []wire.RunInfo }
 	_ = u.api.Get(r.Context(), r, "/operations?instance="+url.QueryEscape(p.Inst)+"&app="+url.QueryEscape(app), &ops)
 	sort.Slice(ops.Operations, func(i, j int) bool { return ops.Operations[i].StartedAt.After(ops.Operations[j].StartedAt) })
 	d.Ops = ops.Operations
 	for _, o := range d.Ops {
-		if o.Status == central.Running {
+		if o.Status == wire.Running {
 			d.Running = o.ID
 			break
 		}
@@ -406,7 +406,7 @@ func (u *UI) app(w http.ResponseWriter, r *http.Request, p page) {
 }
 
 func (u *UI) op(w http.ResponseWriter, r *http.Request, p page) {
-	var ri central.RunInfo
+	var ri wire.RunInfo
 	if err := u.api.Get(r.Context(), r, "/operations/"+url.PathEscape(r.PathValue("id")), &ri); err != nil {
 		u.fail(w, p, err)
 		return
