@@ -161,44 +161,44 @@ several apps, --dep and --set name the app they are for: APP:KEY=VALUE.`,
 // each names (APP:KEY=VALUE). A value without its app would be a guess.
 func appValues(apps, deps, sets []string) (map[string]lifecycle.AddValues, error) {
 	values := map[string]lifecycle.AddValues{}
-	add := func(flag string, items []string, put func(v *lifecycle.AddValues, k, val string)) error {
-		for _, it := range items {
-			app, kv, ok := strings.Cut(it, ":")
-			if !ok || strings.Contains(app, "=") {
-				return fmt.Errorf("%s %q: with several apps, name the app it is for: %s APP:%s (APP one of %s)", flag, it, flag, it, strings.Join(apps, ", "))
-			}
-			if !slices.Contains(apps, app) {
-				return fmt.Errorf("%s %q: %s is not one of the apps being added (%s)", flag, it, app, strings.Join(apps, ", "))
-			}
-			m, err := keyValues(flag, []string{kv})
+	for _, f := range []struct {
+		flag  string
+		items []string
+		field func(*lifecycle.AddValues) *map[string]string
+	}{
+		{"--dep", deps, func(v *lifecycle.AddValues) *map[string]string { return &v.Deps }},
+		{"--set", sets, func(v *lifecycle.AddValues) *map[string]string { return &v.Set }},
+	} {
+		for _, it := range f.items {
+			app, k, val, err := appKeyValue(f.flag, it, apps)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			v := values[app]
-			for k, val := range m {
-				put(&v, k, val)
+			m := f.field(&v)
+			if *m == nil {
+				*m = map[string]string{}
 			}
+			(*m)[k] = val
 			values[app] = v
 		}
-		return nil
-	}
-	if err := add("--dep", deps, func(v *lifecycle.AddValues, k, val string) {
-		if v.Deps == nil {
-			v.Deps = map[string]string{}
-		}
-		v.Deps[k] = val
-	}); err != nil {
-		return nil, err
-	}
-	if err := add("--set", sets, func(v *lifecycle.AddValues, k, val string) {
-		if v.Set == nil {
-			v.Set = map[string]string{}
-		}
-		v.Set[k] = val
-	}); err != nil {
-		return nil, err
 	}
 	return values, nil
+}
+
+// appKeyValue splits APP:KEY=VALUE, where APP is one of apps.
+func appKeyValue(flag, item string, apps []string) (app, key, value string, err error) {
+	app, kv, ok := strings.Cut(item, ":")
+	if !ok || strings.Contains(app, "=") {
+		return "", "", "", fmt.Errorf("%s %q: with several apps, name the app it is for: %s APP:%s (APP one of %s)", flag, item, flag, item, strings.Join(apps, ", "))
+	}
+	if !slices.Contains(apps, app) {
+		return "", "", "", fmt.Errorf("%s %q: %s is not one of the apps being added (%s)", flag, item, app, strings.Join(apps, ", "))
+	}
+	if key, value, ok = strings.Cut(kv, "="); !ok || key == "" {
+		return "", "", "", fmt.Errorf("%s %q: use APP:KEY=VALUE", flag, item)
+	}
+	return app, key, value, nil
 }
 
 func appNames(res []*lifecycle.AddResult) []string {
