@@ -66,7 +66,7 @@ wild instance create NAME --domain D --kubeconfig PATH instead.`,
 				t.Line("kubeconfig: %s", res.Kubeconfig)
 				t.Line("")
 				t.Line("next:")
-				t.Line("  wild app add mysql && wild app add ghost")
+				t.Line("  wild app add ghost mysql            # ghost and the mysql it needs, in one transaction")
 				t.Line("  wild app deploy ghost --with-deps")
 			})
 		},

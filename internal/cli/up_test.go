@@ -23,7 +23,7 @@ func TestNewcomerPath(t *testing.T) {
 	// The real node is left to internal/realnode, whose cluster needs it
 	// (one per machine) while this package may run beside it.
 	out := e.ok("up", "--nodes", "1", "--real-node", "off")
-	if !strings.Contains(out, `instance "dev" is ready and selected`) {
+	if !strings.Contains(out, `instance "dev" is ready and selected`) || !strings.Contains(out, "wild app add ghost mysql") {
 		t.Fatalf("wild up said:\n%s", out)
 	}
 	var info struct {
@@ -37,8 +37,7 @@ func TestNewcomerPath(t *testing.T) {
 	if !strings.Contains(errOut, "ghost requires an app of type mysql; add one first: wild app add mysql") {
 		t.Fatalf("add without mysql: %s", errOut)
 	}
-	e.ok("app", "add", "mysql")
-	e.ok("app", "add", "ghost")
+	e.ok("app", "add", "ghost", "mysql") // as wild up's next step says
 	errOut = e.fails("app", "deploy", "ghost")
 	if !strings.Contains(errOut, "wild app deploy mysql") {
 		t.Fatalf("deploy without mysql deployed: %s", errOut)
