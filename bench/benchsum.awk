@@ -1,6 +1,7 @@
 # Summarises `go test -bench -count N` output: for every benchmark and
 # every metric it reported, min / median / max over the N runs.
 # Usage: go test -bench ... -count 5 ... | awk -f bench/benchsum.awk
+/^ +[A-Za-z0-9_]+\.go:[0-9]+: / { print; next } # a benchmark's own warning (b.Logf)
 /^Benchmark/ {
   print  # the raw line stays visible
   name = $1; sub(/-[0-9]+$/, "", name)
