@@ -174,7 +174,17 @@ func TestAddDependencyErrors(t *testing.T) {
 	if err == nil || !strings.Contains(advice.Message(err), "blog requires an app of type postgres; add one first: wild app add postgres") {
 		t.Fatalf("missing dep: %v", err)
 	}
+	// A --dep naming no added app leads to the type needed, never to
+	// adding a name that may not exist.
+	_, err = (&Add{Env: env, App: "blog", Deps: map[string]string{"db": "nothere"}}).Run(context.Background())
+	if err == nil || advice.Message(err) != "dependency db=nothere: nothere is not added, and no app of type postgres is; add one first: wild app add postgres" {
+		t.Fatalf("--dep of an app not added, none of its type: %v", advice.Message(err))
+	}
 	add(t, env, "pg", nil)
+	_, err = (&Add{Env: env, App: "blog", Deps: map[string]string{"db": "nothere"}}).Run(context.Background())
+	if err == nil || !strings.Contains(advice.Message(err), "dependency db=nothere: nothere is not added; added apps of type postgres: pg; use one: wild app add blog --dep db=pg") {
+		t.Fatalf("--dep of an app not added, one of its type added: %v", advice.Message(err))
+	}
 	add(t, env, "pg2", nil)
 	_, err = (&Add{Env: env, App: "blog"}).Run(context.Background())
 	if err == nil || !strings.Contains(advice.Message(err), "--dep db=") {

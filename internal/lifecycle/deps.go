@@ -120,7 +120,7 @@ func pickDep(app string, r catalog.Requirement, explicit, previous string, added
 	if explicit != "" {
 		dm := byName[explicit]
 		if dm == nil {
-			return "", problem.New(problem.PreconditionFailed, fmt.Sprintf("dependency %s=%s: %s is not added", r.Ref(), explicit, explicit)).With("app.add", "add it first", "app", explicit)
+			return "", notAdded(app, r, explicit, added)
 		}
 		if dm.Is != r.Name {
 			return "", problem.New(problem.Invalid, fmt.Sprintf("dependency %s=%s: %s is a %s, but %s needs a %s", r.Ref(), explicit, explicit, dm.Is, app, r.Name))
@@ -130,12 +130,7 @@ func pickDep(app string, r catalog.Requirement, explicit, previous string, added
 	if dm := byName[previous]; dm != nil && dm.Is == r.Name {
 		return previous, nil
 	}
-	var matches []string
-	for _, a := range added {
-		if a.Manifest.Is == r.Name && a.Name != app {
-			matches = append(matches, a.Name)
-		}
-	}
+	matches := addedOfType(added, r.Name, app)
 	switch len(matches) {
 	case 1:
 		return matches[0], nil
@@ -144,6 +139,30 @@ func pickDep(app string, r catalog.Requirement, explicit, previous string, added
 	}
 	return "", problem.New(problem.Conflict, fmt.Sprintf("%s requires an app of type %s and several are added (%s)", app, r.Name, strings.Join(matches, ", "))).
 		With("app.add", "choose one", "app", app, "flag", "dep", "value", r.Ref()+"="+matches[0])
+}
+
+// notAdded refuses a --dep naming an app that is not added. The way out
+// is one of the added apps of the type needed, or adding one; the name
+// given may not even be a catalog app, so it is never the suggestion.
+func notAdded(app string, r catalog.Requirement, explicit string, added []AddedApp) error {
+	ofType := addedOfType(added, r.Name, app)
+	msg := fmt.Sprintf("dependency %s=%s: %s is not added", r.Ref(), explicit, explicit)
+	if len(ofType) == 0 {
+		return problem.New(problem.PreconditionFailed, fmt.Sprintf("%s, and no app of type %s is", msg, r.Name)).With("app.add", "add one first", "app", r.Name)
+	}
+	return problem.New(problem.PreconditionFailed, fmt.Sprintf("%s; added apps of type %s: %s", msg, r.Name, strings.Join(ofType, ", "))).
+		With("app.add", "use one", "app", app, "flag", "dep", "value", r.Ref()+"="+ofType[0])
+}
+
+// addedOfType is the added apps of type kind, but app itself.
+func addedOfType(added []AddedApp, kind, app string) []string {
+	var out []string
+	for _, a := range added {
+		if a.Manifest.Is == kind && a.Name != app {
+			out = append(out, a.Name)
+		}
+	}
+	return out
 }
 
 // checkCycle follows installedAs from app's new mapping; reaching app again
