@@ -112,9 +112,9 @@ several apps, --dep and --set name the app they are for: APP:KEY=VALUE.`,
 		Example: `  wild app add postgres
   wild app add gitea                       # maps its postgres automatically
   wild app add gitea postgres redis        # all three at once, postgres and redis first
-  wild app add ghost --dep mysql=mysql-2   # choose among several
-  wild app add ghost --set domain=blog.example.com
-  wild app add ghost mysql --set ghost:domain=blog.example.com`,
+  wild app add ghost mysql --set ghost:domain=blog.example.com
+  wild app add ghost --set domain=news.example.com
+  wild app add ghost --dep db=mysql        # the mysql that serves its db, when several are added`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {

@@ -157,6 +157,37 @@ func TestConcurrentConfigSetLosesNothing(t *testing.T) {
 
 // TestAddSeveralApps adds an app and its dependency in one command, named
 // in the wrong order; bad input to a several-app add changes nothing.
+// TestAppAddExamplesWork runs the examples of `wild app add --help`, in
+// their order, in a new instance: help that teaches a command which fails
+// teaches nothing (one said --dep mysql=..., where ghost's dependency is
+// named db).
+func TestAppAddExamplesWork(t *testing.T) {
+	e := newEnv(t)
+	e.ok("instance", "create", "home", "--domain", "cloud.example.com")
+	help := e.ok("app", "add", "--help")
+	_, examples, ok := strings.Cut(help, "Examples:\n")
+	if !ok {
+		t.Fatalf("no examples in:\n%s", help)
+	}
+	examples, _, _ = strings.Cut(examples, "\n\n")
+	ran := 0
+	for _, line := range strings.Split(examples, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		args := strings.Fields(line)
+		if len(args) < 3 || args[0] != "wild" {
+			t.Fatalf("an example that is not a wild command: %q", line)
+		}
+		e.ok(args[1:]...)
+		ran++
+	}
+	if ran < 3 {
+		t.Fatalf("only %d examples ran:\n%s", ran, examples)
+	}
+	if got := strings.TrimSpace(e.ok("config", "get", "apps.ghost.domain")); got != "news.example.com" {
+		t.Fatalf("after the examples ghost's domain = %q", got)
+	}
+}
+
 func TestAddSeveralApps(t *testing.T) {
 	e := newEnv(t)
 	e.ok("instance", "create", "home", "--domain", "cloud.example.com")
