@@ -93,8 +93,7 @@ configure them, and deploy them to your cluster.
 
 Quick start (no cluster needed):
   wild up                  # local control plane + an instance named "dev"
-  wild app add mysql
-  wild app add ghost
+  wild app add ghost mysql # ghost and the mysql it needs, in one transaction
   wild app deploy ghost --with-deps`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
