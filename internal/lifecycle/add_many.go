@@ -20,7 +20,7 @@ import (
 type AddMany struct {
 	Env
 	Apps []string
-	// Values holds an app's own --dep and --set, by app name, for apps
+	// Values holds an app's own Deps and Set, by app name, for apps
 	// that need them (the UI's form for an app with the dependency it
 	// offers to add too). Each names an app of Apps.
 	Values map[string]AddValues

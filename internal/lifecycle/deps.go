@@ -141,9 +141,9 @@ func pickDep(app string, r catalog.Requirement, explicit, previous string, added
 		With("app.add", "choose one", "app", app, "flag", "dep", "value", r.Ref()+"="+matches[0])
 }
 
-// notAdded refuses a --dep naming an app that is not added. The way out
-// is one of the added apps of the type needed, or adding one; the name
-// given may not even be a catalog app, so it is never the suggestion.
+// notAdded refuses an explicit dependency on an app that is not added.
+// The way out is one of the added apps of the type needed, or adding one;
+// the name given may not even be a catalog app, so it is never suggested.
 func notAdded(app string, r catalog.Requirement, explicit string, added []AddedApp) error {
 	ofType := addedOfType(added, r.Name, app)
 	msg := fmt.Sprintf("dependency %s=%s: %s is not added", r.Ref(), explicit, explicit)
